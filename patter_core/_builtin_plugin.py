@@ -1,0 +1,20 @@
+"""Providers that ship with the core itself (dependency-free defaults)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from patter_core.hookspecs import hookimpl
+
+
+def _energy_vad(**options: Any) -> Any:
+    from patter_core.audio import EnergyVAD
+
+    return EnergyVAD(**options)
+
+
+@hookimpl
+def register_vads(register: Any) -> None:
+    register(
+        _energy_vad, name="energy", description="energy VAD with hysteresis (no model)", default_priority=0
+    )
