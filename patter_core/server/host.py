@@ -1,0 +1,191 @@
+"""The server a carrier mounts on: routes, per-call credentials, and running calls.
+
+:class:`ServerHost` implements :class:`~patter_core.interfaces.CallHost`. It keeps the calls that are
+live in this process (one media socket per call: a second stream for a live call is refused), turns
+each authenticated media channel into a :class:`~patter_core.session.call.CallSession`, and delivers
+status updates and finished call records to the developer's callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from patter_core.interfaces.carrier import (
+    CallHost,
+    CallStatusEvent,
+    Carrier,
+    HttpHandler,
+    MediaChannel,
+    WebSocketHandler,
+)
+from patter_core.server.app import add_http_route, create_http_app
+from patter_core.server.asgi import PatterASGI
+from patter_core.server.runner import bind_socket, run_hypercorn
+from patter_core.server.tokens import CallTokens
+from patter_core.session.call import CallSession
+
+__all__ = ["ServerHost"]
+
+log = logging.getLogger("patter.server")
+
+SessionFactory = Callable[[MediaChannel], CallSession]
+Callback = Callable[[Any], Awaitable[None] | None]
+
+
+class ServerHost(CallHost):
+    def __init__(
+        self,
+        *,
+        carrier: Carrier | None,
+        webhook_url: str,
+        tokens: CallTokens,
+        session_factory: SessionFactory,
+        on_call_start: Callback | None = None,
+        on_call_end: Callback | None = None,
+        on_status: Callback | None = None,
+    ) -> None:
+        self._webhook_url = webhook_url
+        self.carrier = carrier
+        self.tokens = tokens
+        self._session_factory = session_factory
+        self._on_call_start = on_call_start
+        self._on_call_end = on_call_end
+        self._on_status = on_status
+        self.active: dict[str, CallSession] = {}
+        self.finished = 0
+        self.started_at = time.time()
+        self._status_waiters: dict[str, list[Callable[[CallStatusEvent], None]]] = {}
+        self.voicemail_messages: dict[str, str] = {}
+        self._draining = False
+        self._callbacks: set[asyncio.Future[Any]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.http_app = create_http_app(self._health)
+        self.asgi = PatterASGI(self.http_app)  # type: ignore[arg-type]
+        if carrier is not None:
+            carrier.mount(self)
+
+    # -- CallHost ------------------------------------------------------------------------------
+
+    @property
+    def webhook_url(self) -> str:
+        return self._webhook_url
+
+    def set_webhook_url(self, host: str) -> None:
+        """Change the public host (a tunnel came up after the server started)."""
+        self._webhook_url = host
+
+    def add_route(self, path: str, handler: HttpHandler, *, methods: tuple[str, ...] = ("POST",)) -> None:
+        add_http_route(self.http_app, path, handler, methods)
+
+    def add_websocket(self, path: str, handler: WebSocketHandler) -> None:
+        self.asgi.add_websocket(path, handler)
+
+    def issue_call_token(self, call_id: str, **claims: str) -> str:
+        return self.tokens.issue(call_id, **claims)
+
+    def verify_call_token(self, token: str, call_id: str) -> Mapping[str, str] | None:
+        return self.tokens.verify(token, call_id)
+
+    @property
+    def accepting_calls(self) -> bool:
+        return not self._draining
+
+    async def run_call(self, channel: MediaChannel) -> None:
+        call_id = channel.call.call_id
+        if self._draining:
+            log.warning("refusing stream for call %s: the server is shutting down", call_id)
+            await channel.close("server shutting down")
+            return
+        if call_id in self.active:
+            log.warning("refusing a second media stream for live call %s", call_id)
+            await channel.close("duplicate stream")
+            return
+        session = self._session_factory(channel)
+        self.active[call_id] = session
+        self._idle.clear()
+        log.info("call %s started (%s, %s)", call_id, channel.call.carrier, channel.call.direction)
+        try:
+            await _invoke(self._on_call_start, channel.call)
+            record = await session.run()
+        finally:
+            self.active.pop(call_id, None)
+            self.finished += 1
+            if not self.active:
+                self._idle.set()
+        log.info("call %s ended: %s (%.1f s)", call_id, record.end_reason, record.duration_s)
+        await _invoke(self._on_call_end, record)
+
+    def report_status(self, event: CallStatusEvent) -> None:
+        for waiter in self._status_waiters.get(event.call_id, []):
+            try:
+                waiter(event)
+            except Exception:
+                log.exception("status waiter failed")
+        if self._on_status is not None:
+            result = self._on_status(event)
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(result)
+                self._callbacks.add(task)
+                task.add_done_callback(self._callbacks.discard)
+
+    def voicemail_message_for(self, call_id: str) -> str | None:
+        return self.voicemail_messages.get(call_id)
+
+    # -- for Patter ------------------------------------------------------------------------------
+
+    def watch_status(self, call_id: str, waiter: Callable[[CallStatusEvent], None]) -> Callable[[], None]:
+        self._status_waiters.setdefault(call_id, []).append(waiter)
+
+        def unwatch() -> None:
+            waiters = self._status_waiters.get(call_id, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._status_waiters.pop(call_id, None)
+
+        return unwatch
+
+    def _health(self) -> dict[str, Any]:
+        return {
+            "status": "draining" if self._draining else "ok",
+            "active_calls": len(self.active),
+            "finished_calls": self.finished,
+            "uptime_s": round(time.time() - self.started_at, 1),
+        }
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Stop admitting calls and end the active ones cleanly (bounded by ``timeout``)."""
+        self._draining = True
+        for session in list(self.active.values()):
+            session.end("server shutdown")
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("%d call(s) still active after %.0f s of shutdown", len(self.active), timeout)
+
+    async def serve(
+        self, sock: socket.socket, shutdown: asyncio.Event, *, graceful_timeout: float = 10.0
+    ) -> None:
+        await run_hypercorn(self.asgi, sock, shutdown=shutdown, graceful_timeout=graceful_timeout)
+
+    @staticmethod
+    def bind(host: str, port: int) -> socket.socket:
+        return bind_socket(host, port)
+
+
+async def _invoke(callback: Callback | None, value: Any) -> None:
+    if callback is None:
+        return
+    try:
+        result = callback(value)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        log.exception("callback %s failed", getattr(callback, "__name__", callback))

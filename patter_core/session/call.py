@@ -1,0 +1,288 @@
+"""One call, from the first media frame to the record handed to ``on_call_end``.
+
+:class:`CallSession` owns everything the call uses -- its tasks (a :class:`TaskScope`), the outbound
+:class:`Player`, the playback tracker, the per-call provider sessions opened by its mode, the
+recording and the :class:`CallRecord` -- and ends all of them when the call ends, whichever way it
+ends: the caller hangs up, the agent calls ``end_call``, a transfer, the duration limit, a provider
+failure that cannot be recovered, or the server shutting down.
+
+The data flow is the one in DESIGN.md: caller frames go from the carrier's channel to the mode
+(:class:`~patter_core.session.engine_mode.EngineMode` or
+:class:`~patter_core.session.pipeline_mode.PipelineMode`); agent audio goes from the mode to the player.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+
+from patter_core.agent import Agent, OnMessage
+from patter_core.audio import PCM16_16K, Converter, PlaybackTracker, StereoRecorder, pcm16_from_bytes
+from patter_core.errors import CarrierError, PatterError
+from patter_core.interfaces.carrier import (
+    AudioReceived,
+    CallInfo,
+    Carrier,
+    DtmfReceived,
+    MarkPlayed,
+    MediaChannel,
+    StreamStopped,
+    WarmTransfer,
+)
+from patter_core.session.player import Player
+from patter_core.session.record import CallRecord, RecordSink
+from patter_core.session.scope import TaskScope
+from patter_core.session.system_tools import system_tools
+from patter_core.tools import Tool, ToolContext, ToolResult
+
+__all__ = ["APOLOGY", "CallSession", "SessionOptions"]
+
+log = logging.getLogger("patter.session")
+
+APOLOGY = "Sorry, we're having technical difficulties. Please call back in a few minutes. Goodbye."
+
+
+@attrs.define(kw_only=True)
+class SessionOptions:
+    """Tunables of the session loop (the defaults suit telephone calls)."""
+
+    lead_ms: float = 200.0
+    """How far ahead of real time agent audio is sent to the carrier."""
+    mark_interval_ms: float = 100.0
+    """Playback granularity: a mark every this many ms of agent audio (and at each segment's end)."""
+    hangup_wait_s: float = 10.0
+    """How long a hang-up or transfer waits for the agent's current speech to finish."""
+    recording_path: str | None = None
+    """Write a stereo WAV (caller left, agent right) here."""
+    record_sink: RecordSink | None = None
+
+
+class CallSession:
+    """Runs one call; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        agent: Agent,
+        channel: MediaChannel,
+        carrier: Carrier | None = None,
+        on_message: OnMessage | None = None,
+        options: SessionOptions | None = None,
+    ) -> None:
+        options = options or SessionOptions()
+        agent.check_complete(on_message=on_message)
+        self.agent = agent
+        self.channel = channel
+        self.carrier = carrier
+        self.call: CallInfo = channel.call
+        self.options = options
+        self.record = CallRecord(call=self.call, mode=agent.mode, sink=options.record_sink)
+        self.scope = TaskScope(f"call-{self.call.call_id}")
+        self.tracker = PlaybackTracker()
+        self.recorder: StereoRecorder | None = None
+        self._caller_pcm: Converter | None = None
+        self._caller_started = False
+        self._agent_pcm: Converter | None = None
+        if options.recording_path:
+            self.recorder = StereoRecorder(options.recording_path, sample_rate=PCM16_16K.sample_rate)
+            self.record.recording_path = options.recording_path
+            self._caller_pcm = Converter(channel.format, PCM16_16K)
+            self._agent_pcm = Converter(channel.format, PCM16_16K)
+        self.player = Player(
+            channel,
+            self.tracker,
+            lead_ms=options.lead_ms,
+            mark_interval_ms=options.mark_interval_ms,
+            on_frame=self._record_agent_frame if self.recorder else None,
+            on_clear=self._record_clear if self.recorder else None,
+        )
+        self.tools: dict[str, Tool] = {t.name: t for t in agent.tools}
+        if carrier is not None:
+            self.tools.update({t.name: t for t in system_tools(self)})
+        self._ended = asyncio.Event()
+        self._end_reason: str | None = None
+        self._ending: str | None = None
+        """Why the call is about to end from our side (a hang-up or transfer in progress)."""
+        self._t0 = asyncio.get_running_loop().time()
+        self.mode = self._make_mode(on_message)
+
+    def _make_mode(self, on_message: OnMessage | None) -> Any:
+        if self.agent.engine is not None:
+            from patter_core.session.engine_mode import EngineMode
+
+            return EngineMode(self)
+        from patter_core.session.pipeline_mode import PipelineMode
+
+        return PipelineMode(self, on_message=on_message or self.agent.on_message)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def run(self) -> CallRecord:
+        """Run the call to its end and return its record. Never raises for call-level failures."""
+        self.record.add_event("call_started", carrier=self.call.carrier, direction=self.call.direction)
+        reader = self.scope.spawn(self._read_media(), name="media-reader")
+        self.scope.spawn(self.player.run(), name="player")
+        try:
+            async with asyncio.timeout(self.agent.max_call_duration_s):
+                await self.mode.start()
+                mode_task = self.scope.spawn(self.mode.run(), name="mode")
+                ended = self.scope.spawn(self._ended.wait(), name="end-signal")
+                done, _ = await asyncio.wait({reader, mode_task, ended}, return_when=asyncio.FIRST_COMPLETED)
+                if reader in done:
+                    self.end(self._ending or "caller hung up")
+                elif mode_task in done and not mode_task.cancelled():
+                    error = mode_task.exception()
+                    if error is not None:
+                        raise error
+                    if not self.ended:  # the engine closed the conversation itself
+                        await self.hang_up("the engine ended the conversation")
+        except TimeoutError:
+            log.info("call %s reached max_call_duration_s", self.call.call_id)
+            await self._hangup_quietly(
+                "max call duration reached", message="We've reached the time limit for this call. Goodbye."
+            )
+        except PatterError as exc:
+            log.error("call %s: provider failure, ending the call: %s", self.call.call_id, exc)
+            self.record.add_event("error", message=str(exc), fatal=True)
+            await self._hangup_quietly(f"provider failure: {exc}", message=APOLOGY)
+        except asyncio.CancelledError:
+            self.end("server shutdown")
+            raise
+        except Exception as exc:
+            log.exception("call %s: unexpected error, ending the call", self.call.call_id)
+            self.record.add_event("error", message=f"{type(exc).__name__}: {exc}", fatal=True)
+            await self._hangup_quietly("internal error", message=APOLOGY)
+        finally:
+            await asyncio.shield(self._shutdown())
+        return self.record
+
+    def end(self, reason: str) -> None:
+        """Ask the call to end (the first reason given wins)."""
+        if self._end_reason is None:
+            self._end_reason = reason
+        self._ended.set()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended.is_set()
+
+    async def _shutdown(self) -> None:
+        self.end("call ended")
+        self.player.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.mode.aclose(), 5)
+        await self.scope.aclose()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.channel.close(self._end_reason or ""), 5)
+        if self.recorder is not None:
+            self.recorder.close()
+        self.record.finish(self._end_reason or "call ended")
+
+    async def _hangup_quietly(self, reason: str, *, message: str | None = None) -> None:
+        self.end(reason)
+        if self.carrier is None:
+            return
+        try:
+            await asyncio.wait_for(self.carrier.hangup(self.call, message=message), 10)
+        except Exception as exc:
+            log.warning("call %s: hang-up failed: %s", self.call.call_id, exc)
+
+    # -- media in ------------------------------------------------------------------------------
+
+    async def _read_media(self) -> None:
+        on_audio = self.mode.on_audio
+        async for event in self.channel.events():
+            if type(event) is AudioReceived:
+                if self.recorder is not None:
+                    self._record_caller(event.payload)
+                await on_audio(event.payload)
+            elif isinstance(event, MarkPlayed):
+                self.player.on_mark(event.name)
+            elif isinstance(event, DtmfReceived):
+                self.record.add_event("dtmf", digit=event.digit)
+                await self.mode.on_dtmf(event.digit)
+            elif isinstance(event, StreamStopped):
+                break
+
+    def _record_caller(self, payload: bytes) -> None:
+        assert self.recorder is not None and self._caller_pcm is not None
+        at_ms = None if self._caller_started else self.clock_ms()
+        self._caller_started = True
+        self.recorder.write_caller(pcm16_from_bytes(self._caller_pcm.convert(payload)), at_ms=at_ms)
+
+    def _record_clear(self) -> None:
+        if self.recorder is not None:
+            self.recorder.clear_agent(self.clock_ms())
+
+    def _record_agent_frame(self, frame: bytes, play_at: float) -> None:
+        if self.recorder is None or self._agent_pcm is None:
+            return
+        at_ms = (play_at - self._t0) * 1000
+        self.recorder.write_agent(pcm16_from_bytes(self._agent_pcm.convert(frame)), at_ms=at_ms)
+
+    def clock_ms(self) -> float:
+        """Milliseconds since the session started (the call clock)."""
+        return (asyncio.get_running_loop().time() - self._t0) * 1000
+
+    # -- tools and call control ------------------------------------------------------------------
+
+    async def run_tool(self, name: str, arguments: str) -> ToolResult:
+        """Run a tool the model asked for; unknown tools and failures become error results."""
+        self.record.add_event("tool_call", name=name, arguments=arguments)
+        selected = self.tools.get(name)
+        if selected is None:
+            result = ToolResult(
+                output=f"error: unknown tool {name!r}; available: {', '.join(self.tools)}", error=True
+            )
+        else:
+            if self.agent.tool_timeout_s is not None and name not in ("transfer_call", "end_call"):
+                selected = attrs.evolve(selected, timeout=self.agent.tool_timeout_s)
+            result = await selected.run(arguments, ToolContext(call=self.call))
+        self.record.add_event("tool_result", name=name, output=result.output, error=result.error)
+        return result
+
+    async def wait_quiet(self, timeout: float) -> None:
+        """Let the agent finish what it is saying (bounded by ``timeout``)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.mode.drain_speech(), timeout)
+        await self.player.wait_idle(max(0.0, deadline - loop.time()))
+
+    async def hang_up(self, reason: str) -> None:
+        """End the call from our side after the current speech has played."""
+        self.record.add_event("hangup", reason=reason)
+        self._ending = f"agent hung up: {reason}"
+        await self.wait_quiet(self.options.hangup_wait_s)
+        if self.carrier is not None:
+            try:
+                await self.carrier.hangup(self.call)
+            except CarrierError as exc:
+                log.warning(
+                    "call %s: carrier hang-up failed (%s); closing the stream", self.call.call_id, exc
+                )
+        self.end(self._ending)
+
+    async def transfer(
+        self, number: str, *, reason: str | None = None, warm: WarmTransfer | None = None
+    ) -> None:
+        """Transfer to an allowed ``number`` after the current speech; raises on carrier failure."""
+        if self.carrier is None:
+            raise CarrierError("no carrier: transfers need a phone call")
+        self.record.add_event("transfer", to=number, reason=reason, warm=warm is not None)
+        await self.wait_quiet(self.options.hangup_wait_s)
+        self._ending = f"transferred to {number}"
+        try:
+            await self.carrier.transfer(self.call, number, warm=warm)
+        except BaseException:
+            self._ending = None
+            raise
+        self.end(self._ending)
+
+
+OnCallEnd = Callable[[CallRecord], Awaitable[None] | None]
