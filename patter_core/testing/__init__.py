@@ -24,12 +24,15 @@ from patter_core.interfaces.carrier import Carrier
 from patter_core.session.call import CallSession, SessionOptions
 from patter_core.session.record import CallRecord
 from patter_core.testing.audio import silence, voice, voice_pcm
-from patter_core.testing.carrier import FakeCarrier, FakeDialect, sign_fake_webhook
+from patter_core.testing.caller import CallerDialect, SimulatedCaller
+from patter_core.testing.carrier import FakeCallerDialect, FakeCarrier, FakeDialect, sign_fake_webhook
 from patter_core.testing.channel import FakeChannel
 from patter_core.testing.engine import FakeEngine, FakeEngineSession
 from patter_core.testing.providers import FakeLLM, FakeSTT, FakeSTTStream, FakeTTS, FakeVAD, ToolCall
 
 __all__ = [
+    "CallerDialect",
+    "FakeCallerDialect",
     "FakeCarrier",
     "FakeChannel",
     "FakeDialect",
@@ -41,6 +44,7 @@ __all__ = [
     "FakeTTS",
     "FakeVAD",
     "RunningCall",
+    "SimulatedCaller",
     "ToolCall",
     "sign_fake_webhook",
     "silence",

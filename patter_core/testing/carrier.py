@@ -44,9 +44,10 @@ from patter_core.interfaces.carrier import (
 )
 from patter_core.server.http import HttpRequest, HttpResponse, WebSocketConnection
 from patter_core.server.media import JsonMediaChannel, accept_stream
+from patter_core.testing.caller import CallerDialect, Outbound
 from patter_core.testing.channel import FakeChannel
 
-__all__ = ["FakeCarrier", "FakeDialect", "sign_fake_webhook"]
+__all__ = ["FakeCallerDialect", "FakeCarrier", "FakeDialect", "sign_fake_webhook"]
 
 
 def sign_fake_webhook(secret: str, body: bytes) -> str:
@@ -90,6 +91,39 @@ class FakeDialect(MediaDialect):
 
     def clear_message(self) -> str:
         return '{"event":"clear"}'
+
+
+class FakeCallerDialect(CallerDialect):
+    """The fake carrier's frames from the caller's side (for :class:`SimulatedCaller`)."""
+
+    def __init__(self, call_id: str, token: str) -> None:
+        self.call_id, self.token = call_id, token
+
+    def start(self) -> str:
+        return json.dumps({"event": "start", "call_id": self.call_id, "token": self.token})
+
+    def media(self, payload: bytes, index: int, timestamp_ms: int) -> str:
+        return json.dumps({"event": "media", "payload": base64.b64encode(payload).decode()})
+
+    def dtmf(self, digit: str) -> str:
+        return json.dumps({"event": "dtmf", "digit": digit})
+
+    def mark(self, name: str) -> str:
+        return json.dumps({"event": "mark", "name": name})
+
+    def stop(self) -> str:
+        return '{"event":"stop"}'
+
+    def parse_outbound(self, message: str | bytes) -> Outbound | None:
+        data = json.loads(message)
+        event = data.get("event")
+        if event == "media":
+            return ("media", base64.b64decode(data["payload"], validate=True))
+        if event == "mark":
+            return ("mark", data["name"])
+        if event == "clear":
+            return ("clear", None)
+        raise ValueError(f"unexpected frame from the server: {str(message)[:80]}")
 
 
 class FakeCarrier(Carrier):

@@ -179,3 +179,26 @@ async def test_graceful_shutdown_ends_active_calls(served: Served) -> None:
                 await asyncio.wait_for(ws.recv(), 5)
     assert served.records and served.records[0].end_reason == "server shutdown"
     assert served.engine.session.closed
+
+
+async def test_simulated_caller_barge_in_over_the_real_socket(served: Served) -> None:
+    from patter_core.testing import FakeCallerDialect, SimulatedCaller
+
+    token = (await served.webhook("CA40")).json()["token"]
+    url = f"{served.ws_base}/ws/fake/stream/CA40"
+    async with SimulatedCaller(url, FakeCallerDialect("CA40", token)) as caller:
+        await caller.wait_for(lambda: caller.heard_ms >= 600)  # the greeting is heard in real time
+        session = served.engine.session
+        item = await session.speak("one two three four five six seven eight nine ten")
+        await caller.wait_for(lambda: caller.heard_ms >= 1200)
+        session.caller_starts()
+        await caller.wait_for(lambda: caller.clears == 1)
+        await caller.wait_for(lambda: session.truncations != [])
+        (truncated_item, heard_ms) = session.truncations[0]
+        assert truncated_item == item
+        # the position comes from marks the caller echoed after playback: never more than it heard
+        greeting_ms = 4 * 200  # "Hello from the server." at the fake engine's 200 ms per word
+        assert 0 < heard_ms <= caller.heard_ms - greeting_ms
+        assert all(size == 160 for size in caller.frame_sizes)
+        await caller.hang_up()
+    assert caller.protocol_errors == []
