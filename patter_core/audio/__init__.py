@@ -10,6 +10,7 @@ tables and :class:`Resampler` is a polyphase FIR applied with one matrix product
 from __future__ import annotations
 
 from .convert import Converter, from_pcm16, to_pcm16
+from .dtmf import DTMF_FREQUENCIES, dtmf_tones
 from .energy_vad import EnergyVAD, EnergyVADStream
 from .format import (
     ALAW_8K,
@@ -37,6 +38,7 @@ from .resample import Resampler, resample_offline
 __all__ = [
     "ALAW_8K",
     "CANONICAL",
+    "DTMF_FREQUENCIES",
     "FRAME_MS",
     "L16_16K",
     "MULAW_8K",
@@ -61,6 +63,7 @@ __all__ = [
     "alaw_encode",
     "alaw_to_ulaw",
     "as_pcm16",
+    "dtmf_tones",
     "from_pcm16",
     "pcm16_from_bytes",
     "pcm16_to_bytes",

@@ -22,7 +22,16 @@ from typing import Any
 import attrs
 
 from patter_core.agent import Agent, OnMessage
-from patter_core.audio import PCM16_16K, Converter, PlaybackTracker, StereoRecorder, pcm16_from_bytes
+from patter_core.audio import (
+    PCM16_8K,
+    PCM16_16K,
+    Converter,
+    PlaybackTracker,
+    StereoRecorder,
+    dtmf_tones,
+    pcm16_from_bytes,
+    pcm16_to_bytes,
+)
 from patter_core.errors import CarrierError, PatterError
 from patter_core.interfaces.carrier import (
     AudioReceived,
@@ -253,6 +262,16 @@ class CallSession:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.mode.drain_speech(), timeout)
         await self.player.wait_idle(max(0.0, deadline - loop.time()))
+
+    async def send_dtmf(self, digits: str) -> None:
+        """Press keys on the call: through the carrier's API when it has one, else as in-band tones."""
+        self.record.add_event("dtmf_out", digits=digits)
+        if self.carrier is not None and await self.carrier.send_dtmf(self.call, digits):
+            return
+        tones = dtmf_tones(digits, PCM16_8K.sample_rate)
+        segment = f"dtmf-{len(self.record.events)}"
+        self.player.play(segment, pcm16_to_bytes(tones), PCM16_8K)
+        self.player.end_segment(segment)
 
     async def hang_up(self, reason: str) -> None:
         """End the call from our side after the current speech has played."""

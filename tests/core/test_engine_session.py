@@ -273,3 +273,24 @@ async def test_no_task_outlives_its_call(how: str) -> None:
     leftover = [t for t in asyncio.all_tasks() - before if not t.done() and "call-" in t.get_name()]
     assert leftover == []
     assert channel.closed is not None
+
+
+async def test_dtmf_out_uses_in_band_tones_when_the_carrier_cannot_send_them() -> None:
+    import numpy as np
+
+    from patter_core.audio import DTMF_FREQUENCIES, PCM16_8K, to_pcm16
+
+    engine = FakeEngine()
+    channel = FakeChannel()
+    call = start_call(agent_with(engine), channel)  # no carrier API: tones go through the audio path
+    await engine.connected.wait()
+    await call.session.send_dtmf("5")
+    await channel.wait_for(lambda: channel.played_ms >= 100)
+    pcm = to_pcm16(bytes(channel.played[:800]), MULAW_8K).astype(float)
+    spectrum = np.abs(np.fft.rfft(pcm))
+    freqs = np.fft.rfftfreq(len(pcm), 1 / PCM16_8K.sample_rate)
+    peaks = sorted(freqs[np.argsort(spectrum)[-2:]])
+    low, high = DTMF_FREQUENCIES["5"]
+    assert abs(peaks[0] - low) < 15 and abs(peaks[1] - high) < 15
+    channel.hang_up()
+    await call.finish()
