@@ -18,6 +18,7 @@ from typing import Any
 
 from patter_core.interfaces.carrier import (
     CallHost,
+    CallOutcome,
     CallStatusEvent,
     Carrier,
     HttpHandler,
@@ -123,6 +124,13 @@ class ServerHost(CallHost):
         await _invoke(self._on_call_end, record)
 
     def report_status(self, event: CallStatusEvent) -> None:
+        session = self.active.get(event.call_id)
+        if session is not None and event.outcome is CallOutcome.VOICEMAIL and not session.ended:
+            message = self.voicemail_messages.get(event.call_id)
+            session.scope.spawn(session.leave_voicemail(message), name="voicemail")
+        self._notify_status(event)
+
+    def _notify_status(self, event: CallStatusEvent) -> None:
         for waiter in self._status_waiters.get(event.call_id, []):
             try:
                 waiter(event)

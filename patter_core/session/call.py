@@ -273,6 +273,13 @@ class CallSession:
         self.player.play(segment, pcm16_to_bytes(tones), PCM16_8K)
         self.player.end_segment(segment)
 
+    async def leave_voicemail(self, message: str | None) -> None:
+        """A machine answered: speak ``message`` (in the agent's own voice) and hang up."""
+        self.record.add_event("voicemail", message=message)
+        if message:
+            await self.mode.say(message)
+        await self.hang_up("voicemail left" if message else "answering machine")
+
     async def hang_up(self, reason: str) -> None:
         """End the call from our side after the current speech has played."""
         self.record.add_event("hangup", reason=reason)

@@ -108,6 +108,22 @@ class EngineMode:
     async def drain_speech(self) -> None:
         await self._response_done.wait()
 
+    async def say(self, text: str) -> None:
+        """Interrupt whatever is playing and have the engine speak ``text``."""
+        if self.s.player.speaking:
+            await self._stop_audio(reason="say", truncate=True)
+        if self.es is None:
+            return
+        if self._response_active:
+            with contextlib.suppress(Exception):
+                await self.es.cancel_response()
+        try:
+            await self.es.say(text)
+        except NotImplementedError:
+            await self.es.send_text(f"Say exactly this, then stop: {text}")
+        self._response_active = True
+        self._response_done.clear()
+
     # -- caller side ---------------------------------------------------------------------------
 
     async def on_audio(self, payload: bytes) -> None:

@@ -134,6 +134,12 @@ class PipelineMode:
         """Wait until every sentence produced so far has been synthesised and queued."""
         await self._synth_idle.wait()
 
+    async def say(self, text: str) -> None:
+        """Interrupt whatever is playing and speak ``text`` (voicemail, announcements)."""
+        if self.busy or self.s.player.speaking:
+            await self._interrupt("say")
+        self._start_reply(_one(text), turn=None, caller_text=None)
+
     # -- caller audio: VAD, STT, barge-in ------------------------------------------------------
 
     async def on_audio(self, payload: bytes) -> None:
@@ -206,6 +212,7 @@ class PipelineMode:
         self, text: AsyncIterator[Any], *, turn: TurnMetrics | None, caller_text: str | None
     ) -> None:
         self._turn_metrics = turn
+        self._synth_idle.clear()  # speech is pending until the reply's first sentence is queued
         reply = SpokenReply(turn=self._turns)
         self._reply = reply
         self._reply_task = self.s.scope.spawn(

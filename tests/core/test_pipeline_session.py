@@ -281,3 +281,17 @@ async def test_odd_sized_tts_chunks_become_exact_frames() -> None:
     channel.hang_up()
     await call.finish()
     assert tts.formats == [PCM16_16K] and channel.bad_frames == 0 and channel.media_frames()
+
+
+async def test_voicemail_is_spoken_before_the_hang_up() -> None:
+    stt = FakeSTT([])
+    tts = FakeTTS()
+    carrier = FakeCarrier()
+    channel = FakeChannel()
+    call = start_call(pipeline_agent(stt, tts, FakeLLM([])), channel, carrier=carrier)
+    await asyncio.sleep(0.05)
+    await call.session.leave_voicemail("Please call the clinic back.")
+    record = await call.finish()
+    assert tts.texts == ["Please call the clinic back."]
+    assert channel.played_ms >= 5 * 150
+    assert record.end_reason == "agent hung up: voicemail left"

@@ -202,3 +202,23 @@ async def test_simulated_caller_barge_in_over_the_real_socket(served: Served) ->
         assert all(size == 160 for size in caller.frame_sizes)
         await caller.hang_up()
     assert caller.protocol_errors == []
+
+
+async def test_outbound_call_to_a_machine_leaves_the_voicemail_in_the_agents_voice(served: Served) -> None:
+    from patter_core.testing import FakeCallerDialect, SimulatedCaller
+
+    outbound = await served.phone.call(
+        "+15557654321", voicemail_message="Hi, this is the clinic. Please call us back."
+    )
+    assert served.carrier.placed[0].machine_detection and served.carrier.placed[0].to == "+15557654321"
+    token = (await served.webhook(outbound.call_id)).json()["token"]
+    url = f"{served.ws_base}/ws/fake/stream/{outbound.call_id}"
+    async with SimulatedCaller(url, FakeCallerDialect(outbound.call_id, token)) as machine:
+        await machine.wait_for(lambda: machine.heard_ms >= 200)
+        served.carrier.answer(outbound.call_id, machine=True)
+        outcome = await outbound.outcome(timeout=5)
+        assert outcome.outcome.value == "voicemail"
+        record = await outbound.record(timeout=15)
+    assert "Hi, this is the clinic. Please call us back." in served.engine.session.said
+    assert record.end_reason == "agent hung up: voicemail left"
+    assert served.carrier.hangups and served.carrier.hangups[-1][0] == outbound.call_id
