@@ -42,4 +42,5 @@ def dtmf_tones(digits: str, sample_rate: int = 8000, *, tone_ms: int = 100, gap_
         parts.append(gap)
     if not parts:
         return np.zeros(0, dtype=np.int16)
-    return np.clip(np.concatenate(parts) * 32767, -32768, 32767).astype(np.int16)
+    out: PCM16 = np.clip(np.concatenate(parts) * 32767, -32768, 32767).astype(np.int16)
+    return out
