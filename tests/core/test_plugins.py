@@ -206,3 +206,22 @@ def test_plugin_commands_are_added_to_the_cli(plugin_site) -> None:
     result = _cli(["hello-example"], str(plugin_site.root))
     assert result.returncode == 0, result.stderr
     assert "hello from a plugin" in result.stdout
+
+
+def _readme_plugin_source() -> str:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("# patter_acme.py\n")
+    return readme[start : readme.index("```", start)]
+
+
+async def test_the_readme_plugin_example_works(plugin_site) -> None:
+    source = _readme_plugin_source()
+    assert len(source.strip().splitlines()) <= 20
+    plugin_site.add("patter-acme", "patter_acme", source, entry_name="acme")
+    registry = Registry.build()
+    tts = registry.create("tts", "acme", api_key="k")
+    session = await tts.open_session(tts.capabilities.output_formats[0])
+    audio = b"".join([chunk async for chunk in session.synthesize("hello")])
+    assert audio and registry.provided_by("patter-acme")["tts"] == ["acme"]
