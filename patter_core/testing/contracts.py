@@ -71,7 +71,7 @@ class TTSContract:
         try:
             stream = session.synthesize(self.text + " " + self.text)
             async with asyncio.timeout(TIMEOUT):
-                first = await anext(stream)  # type: ignore[call-overload]
+                first = await anext(stream)
             assert first
             await stream.aclose()  # type: ignore[attr-defined]
             audio = b"".join(await _collect(session.synthesize("Still here.")))
@@ -145,7 +145,7 @@ class LLMContract:
     async def test_closing_the_stream_mid_reply_cancels_it(self, llm: LLM) -> None:
         stream = llm.stream([ChatMessage(Role.USER, "Tell me a long story.")])
         async with asyncio.timeout(TIMEOUT):
-            await anext(stream)  # type: ignore[call-overload]
+            await anext(stream)
         await stream.aclose()  # type: ignore[attr-defined]
         chunks = await _collect(llm.stream([ChatMessage(Role.USER, "Say hello.")]))
         assert isinstance(chunks[-1], LLMDone)
