@@ -156,7 +156,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    result = args._run(args)
+    from patter_core.errors import PatterError
+
+    try:
+        result = args._run(args)
+    except PatterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
     return int(result or 0)
 
 

@@ -1,11 +1,27 @@
-"""Built-in commands beyond ``list-plugins``: filled in as features land (serve, demo, doctor)."""
+"""Built-in commands beyond ``list-plugins``: ``serve`` (and the ones added as features land)."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 __all__ = ["register"]
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from patter_core.serve_cli import run
+
+    return run(args)
+
+
+def _configure_serve(parser: argparse.ArgumentParser) -> None:
+    from patter_core.serve_cli import configure
+
+    configure(parser)
+
+
 def register(commands: Any) -> None:
     """Add the built-in commands to ``commands`` (a :class:`patter_core.cli.CommandRegistry`)."""
+    commands.add(
+        "serve", _serve, help="serve an agent: patter-core serve MODULE:ATTR", configure=_configure_serve
+    )

@@ -139,6 +139,7 @@ class Patter:
         on_call_status: Callable[[CallStatusEvent], Awaitable[None] | None] | None = None,
         verify_webhooks: bool = True,
         session_options: SessionOptions | None = None,
+        reuse_port: bool = False,
     ) -> None:
         """Answer calls with ``agent`` until :meth:`stop` (or cancellation); then end calls cleanly."""
         if not isinstance(agent, Agent):
@@ -160,7 +161,7 @@ class Patter:
         from patter_core.server.host import ServerHost
         from patter_core.server.runner import bind_socket
 
-        sock = bind_socket(host, port)
+        sock = bind_socket(host, port, reuse_port=reuse_port)
         self.port = sock.getsockname()[1]
         options = session_options or SessionOptions()
 
@@ -241,6 +242,17 @@ class Patter:
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until :meth:`serve` is accepting connections."""
         await asyncio.wait_for(self._ready.wait(), timeout)
+
+    @property
+    def routes(self) -> list[tuple[str, str]]:
+        """``(method, public URL)`` of every route the server mounted (for the carrier's console)."""
+        if self._host is None:
+            return []
+        host = self._host.webhook_url
+        return [
+            (method, f"{'wss' if method == 'WS' else 'https'}://{host}{path}")
+            for method, path in self._host.routes
+        ]
 
     @property
     def active_calls(self) -> int:

@@ -34,8 +34,16 @@ def find_cloudflared() -> str | None:
 
 
 @contextlib.asynccontextmanager
-async def open_tunnel(port: int, *, timeout: float = 30.0, check_health: bool = True) -> AsyncIterator[str]:
-    """Yield the public host of a quick tunnel to ``127.0.0.1:port``; stop it on exit."""
+async def open_tunnel(
+    port: int, *, timeout: float = 30.0, check_health: bool | None = None
+) -> AsyncIterator[str]:
+    """Yield the public host of a quick tunnel to ``127.0.0.1:port``; stop it on exit.
+
+    ``check_health`` (default: on, unless ``PATTER_TUNNEL_VERIFY=0``) waits until
+    ``https://<host>/health`` answers through the tunnel before the host is used.
+    """
+    if check_health is None:
+        check_health = os.environ.get("PATTER_TUNNEL_VERIFY", "1") != "0"
     binary = find_cloudflared()
     if binary is None:
         raise ConfigurationError(INSTALL_HINT)

@@ -298,6 +298,20 @@ class Carrier(abc.ABC):
         """Send DTMF through the carrier's API; ``False`` means "not supported, play tones in-band"."""
         return False
 
+    async def configure_number(self, phone_number: str, webhook_host: str) -> bool:
+        """Point ``phone_number``'s voice webhook at ``webhook_host`` (opt-in, ``--configure-number``).
+
+        Returns ``True`` when something changed, ``False`` when it already pointed there.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot configure numbers; use its console")
+
+    async def check_credentials(self) -> str:
+        """One read-only API call proving the credentials work; returns a short description.
+
+        Raise :class:`patter_core.errors.CarrierError` (or ``ConfigurationError``) when they do not.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no credential check")
+
     async def start_recording(self, call: CallInfo) -> str | None:
         """Start the carrier's own recording; returns its id, or ``None`` when unsupported."""
         return None

@@ -63,6 +63,7 @@ class ServerHost(CallHost):
         self.started_at = time.time()
         self._status_waiters: dict[str, list[Callable[[CallStatusEvent], None]]] = {}
         self.voicemail_messages: dict[str, str] = {}
+        self.routes: list[tuple[str, str]] = [("GET", "/health")]
         self._draining = False
         self._callbacks: set[asyncio.Future[Any]] = set()
         self._idle = asyncio.Event()
@@ -84,9 +85,11 @@ class ServerHost(CallHost):
 
     def add_route(self, path: str, handler: HttpHandler, *, methods: tuple[str, ...] = ("POST",)) -> None:
         add_http_route(self.http_app, path, handler, methods)
+        self.routes.append((",".join(methods), path))
 
     def add_websocket(self, path: str, handler: WebSocketHandler) -> None:
         self.asgi.add_websocket(path, handler)
+        self.routes.append(("WS", path))
 
     def issue_call_token(self, call_id: str, **claims: str) -> str:
         return self.tokens.issue(call_id, **claims)

@@ -17,11 +17,17 @@ __all__ = ["bind_socket", "run_hypercorn"]
 log = logging.getLogger("patter.server")
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (``port=0`` picks a free port; read it with ``getsockname()``)."""
+def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket (``port=0`` picks a free port; read it with ``getsockname()``).
+
+    ``reuse_port`` lets several worker processes listen on the same port (the kernel spreads
+    connections between them).
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
