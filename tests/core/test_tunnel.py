@@ -69,6 +69,6 @@ async def test_missing_cloudflared_says_how_to_install_or_what_to_use_instead(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(ConfigurationError, match="cloudflared is not on PATH.*webhook_url"):
+    with pytest.raises(ConfigurationError, match=r"cloudflared is not on PATH.*webhook_url"):
         async with open_tunnel(8000):
             pass
