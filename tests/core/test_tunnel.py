@@ -14,10 +14,10 @@ from patter_core.tunnel import open_tunnel
 
 FAKE = """#!/usr/bin/env python3
 import os, sys, time, signal
+signal.signal(signal.SIGTERM, lambda *a: (open(os.environ["FAKE_CF_LOG"], "a").write("stopped\\n"), sys.exit(0)))
 open(os.environ["FAKE_CF_LOG"], "a").write(" ".join(sys.argv[1:]) + "\\n")
 print("2026-11-25 INF Requesting new quick Tunnel on trycloudflare.com...", flush=True)
 print("2026-11-25 INF |  https://fancy-words-here.trycloudflare.com  |", flush=True)
-signal.signal(signal.SIGTERM, lambda *a: (open(os.environ["FAKE_CF_LOG"], "a").write("stopped\\n"), sys.exit(0)))
 while True:
     time.sleep(0.1)
 """
