@@ -175,8 +175,8 @@ class EngineSession(abc.ABC):
         :class:`patter_core.errors.ProviderConnectionError`). Iterated by exactly one task."""
 
     @abc.abstractmethod
-    async def send_tool_result(self, call_id: str, output: str) -> None:
-        """Return a tool's result; the engine then continues speaking."""
+    async def send_tool_result(self, call_id: str, output: str, *, is_error: bool = False) -> None:
+        """Return a tool's result (``is_error`` when the tool failed); the engine then continues speaking."""
 
     async def truncate(self, item_id: str, audio_end_ms: int) -> None:  # noqa: B027 - optional
         """Tell the engine the caller heard only ``audio_end_ms`` of ``item_id``."""

@@ -36,6 +36,7 @@ from patter_core.interfaces.engine import (
     ResponseStarted,
     ToolCallRequested,
 )
+from patter_core.session.early_audio import EarlyAudio
 from patter_core.session.metrics import TurnMetrics
 from patter_core.session.record import TranscriptEntry
 
@@ -67,6 +68,7 @@ class EngineMode:
         self._turn: TurnMetrics | None = None
         self._turns = 0
         self._send_failed = False
+        self._early = EarlyAudio()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -91,6 +93,8 @@ class EngineMode:
             output_format=str(self.es.output_format),
             passthrough=self._in.passthrough,
         )
+        for payload in self._early.drain():
+            await self.on_audio(payload)
 
     async def run(self) -> None:
         assert self.es is not None
@@ -129,6 +133,7 @@ class EngineMode:
     async def on_audio(self, payload: bytes) -> None:
         es, conv = self.es, self._in
         if es is None or conv is None:
+            self._early.add(payload)  # the caller spoke before the engine was connected
             return
         data = payload if conv.passthrough else conv.convert(payload)
         if not data:
@@ -205,7 +210,7 @@ class EngineMode:
         if self.s.ended or self.es is None:
             return
         try:
-            await self.es.send_tool_result(event.call_id, result.output)
+            await self.es.send_tool_result(event.call_id, result.output, is_error=result.error)
         except Exception as exc:
             log.warning("call %s: could not return the %s result: %s", self.s.call.call_id, event.name, exc)
 

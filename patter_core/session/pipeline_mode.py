@@ -32,6 +32,7 @@ from patter_core.interfaces.llm import ChatMessage, LLMDone, Role, TextDelta, To
 from patter_core.interfaces.stt import STTConfig, STTStream, Transcript
 from patter_core.interfaces.tts import TTSSession
 from patter_core.interfaces.vad import VADEventType, VADStream
+from patter_core.session.early_audio import EarlyAudio
 from patter_core.session.metrics import TurnMetrics
 from patter_core.session.reply import SpokenReply
 from patter_core.session.sentences import SentenceChunker
@@ -82,6 +83,12 @@ class PipelineMode:
         self._dtmf_timer: asyncio.TimerHandle | None = None
         self._first_audio_watched = False
         self._turn_metrics: TurnMetrics | None = None
+        self._run_started_at = -1.0
+        """VAD-stream position (ms) where the current caller speech run began."""
+        self._reply_began_at = 0.0
+        """VAD-stream position when the agent's current reply began: only speech that starts after it
+        can barge in (a VAD still in its end-of-speech hangover must not cut the reply it triggered)."""
+        self._early = EarlyAudio()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -108,6 +115,8 @@ class PipelineMode:
         )
         if s.agent.first_message:
             self._start_reply(_one(s.agent.first_message), turn=None, caller_text=None)
+        for payload in self._early.drain():
+            await self.on_audio(payload)
 
     async def run(self) -> None:
         assert self.stt_stream is not None
@@ -145,12 +154,14 @@ class PipelineMode:
     async def on_audio(self, payload: bytes) -> None:
         stt, vad = self.stt_stream, self.vad_stream
         if stt is None or vad is None or self._to_stt is None or self._to_vad is None:
+            self._early.add(payload)  # the caller spoke before the recogniser was connected
             return
         await stt.push_audio(payload if self._to_stt.passthrough else self._to_stt.convert(payload))
         pcm = pcm16_from_bytes(self._to_vad.convert(payload))
         self._vad_pos_ms += 1000 * len(pcm) / self._to_vad.dst.sample_rate
         for event in vad.process(pcm):
             if event.type is VADEventType.SPEECH_START:
+                self._run_started_at = event.at_ms
                 await stt.start_of_speech()
             else:
                 now = _now()
@@ -163,6 +174,8 @@ class PipelineMode:
         if (
             vad.speaking
             and vad.speech_ms >= self.s.agent.barge_in_threshold_ms
+            and self._run_started_at
+            >= self._reply_began_at  # speech that began while the agent had the floor
             and not self._interrupting
             and (self.s.player.speaking or self.busy)
         ):
@@ -212,6 +225,7 @@ class PipelineMode:
         self, text: AsyncIterator[Any], *, turn: TurnMetrics | None, caller_text: str | None
     ) -> None:
         self._turn_metrics = turn
+        self._reply_began_at = self._vad_pos_ms
         self._synth_idle.clear()  # speech is pending until the reply's first sentence is queued
         reply = SpokenReply(turn=self._turns)
         self._reply = reply

@@ -74,7 +74,7 @@ class FakeEngineSession(EngineSession):
                 raise event
             yield event  # type: ignore[misc]
 
-    async def send_tool_result(self, call_id: str, output: str) -> None:
+    async def send_tool_result(self, call_id: str, output: str, *, is_error: bool = False) -> None:
         self.tool_results.append((call_id, output))
         self._tool_result.set()
         reply = self.engine.after_tool
@@ -169,6 +169,7 @@ class FakeEngine(Engine):
         after_tool: str | None = None,
         fail_connect: bool = False,
         truncate: bool = True,
+        connect_delay: float = 0.0,
     ) -> None:
         self.capabilities = EngineCapabilities(
             input_formats=input_formats, output_formats=output_formats, truncate=truncate
@@ -176,10 +177,13 @@ class FakeEngine(Engine):
         self.speak_first_message = speak_first_message
         self.after_tool = after_tool
         self.fail_connect = fail_connect
+        self.connect_delay = connect_delay
         self.sessions: list[FakeEngineSession] = []
         self.connected = asyncio.Event()
 
     async def connect(self, config: EngineConfig) -> FakeEngineSession:
+        if self.connect_delay:
+            await asyncio.sleep(self.connect_delay)
         if self.fail_connect:
             raise ProviderConnectionError("could not connect to the fake engine", provider="fake")
         session = FakeEngineSession(self, config)

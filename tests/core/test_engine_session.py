@@ -294,3 +294,16 @@ async def test_dtmf_out_uses_in_band_tones_when_the_carrier_cannot_send_them() -
     assert abs(peaks[0] - low) < 15 and abs(peaks[1] - high) < 15
     channel.hang_up()
     await call.finish()
+
+
+async def test_caller_audio_before_the_engine_connects_is_kept() -> None:
+    engine = FakeEngine(connect_delay=0.2)
+    channel = FakeChannel()
+    call = start_call(agent_with(engine), channel)
+    first_words = voice(300, MULAW_8K)
+    await channel.speak(first_words)  # the caller talks while the engine is still connecting
+    await engine.connected.wait()
+    await channel.wait_for(lambda: len(engine.session.audio_in) >= len(first_words))
+    assert bytes(engine.session.audio_in) == first_words
+    channel.hang_up()
+    await call.finish()

@@ -295,3 +295,43 @@ async def test_voicemail_is_spoken_before_the_hang_up() -> None:
     assert tts.texts == ["Please call the clinic back."]
     assert channel.played_ms >= 5 * 150
     assert record.end_reason == "agent hung up: voicemail left"
+
+
+async def test_a_reply_started_during_the_vads_end_hangover_is_not_cut() -> None:
+    """A streaming recogniser may end the turn before the VAD's end-of-speech hangover is over; the
+    caller's finished speech must not count as a barge-in on the reply it triggered."""
+    from patter_core.interfaces.stt import Transcript
+
+    stt = FakeSTT([])
+    llm = FakeLLM([["Sure, I can help with that right away."]])
+    tts = FakeTTS()
+    channel = FakeChannel()
+    agent = Agent(system_prompt="t", stt=stt, llm=llm, tts=tts, vad=FakeVAD(end_ms=800))
+    call = start_call(agent, channel)
+    await asyncio.sleep(0.05)
+    await channel.speak(voice(600, MULAW_8K))
+    await channel.wait_for(lambda: len(stt.stream.audio) > 0)
+    stt.stream.emit(Transcript("can you help", final=True, end_of_utterance=True))  # endpointed early
+    await channel.wait_for(lambda: len(tts.texts) == 1)
+    await channel.speak(silence(900, MULAW_8K), realtime=False)  # the VAD ends its hangover meanwhile
+    await channel.wait_for(lambda: channel.played_ms >= 7 * 150)
+    channel.hang_up()
+    record = await call.finish()
+    assert record.events_of("barge_in") == [] and channel.count("clear") == 0
+
+
+async def test_caller_audio_before_the_recogniser_connects_is_kept() -> None:
+    class SlowSTT(FakeSTT):
+        async def open_stream(self, config):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(0.2)
+            return await super().open_stream(config)
+
+    stt = SlowSTT([], input_formats=(MULAW_8K,))
+    channel = FakeChannel()
+    call = start_call(pipeline_agent(stt, FakeTTS(), FakeLLM([])), channel)
+    first_words = voice(300, MULAW_8K)
+    await channel.speak(first_words)
+    await channel.wait_for(lambda: stt.streams and len(stt.stream.audio) >= len(first_words))
+    assert bytes(stt.stream.audio) == first_words  # mu-law passthrough, byte for byte, from the start
+    channel.hang_up()
+    await call.finish()
