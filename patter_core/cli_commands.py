@@ -20,8 +20,21 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     configure(parser)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from patter_core.demo import run
+
+    return run(args)
+
+
+def _configure_demo(parser: argparse.ArgumentParser) -> None:
+    from patter_core.demo import configure
+
+    configure(parser)
+
+
 def register(commands: Any) -> None:
     """Add the built-in commands to ``commands`` (a :class:`patter_core.cli.CommandRegistry`)."""
     commands.add(
         "serve", _serve, help="serve an agent: patter-core serve MODULE:ATTR", configure=_configure_serve
     )
+    commands.add("demo", _demo, help="run a complete simulated phone call, offline", configure=_configure_demo)

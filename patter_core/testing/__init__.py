@@ -29,9 +29,13 @@ from patter_core.testing.carrier import FakeCallerDialect, FakeCarrier, FakeDial
 from patter_core.testing.channel import FakeChannel
 from patter_core.testing.engine import FakeEngine, FakeEngineSession
 from patter_core.testing.providers import FakeLLM, FakeSTT, FakeSTTStream, FakeTTS, FakeVAD, ToolCall
+from patter_core.testing.simulate import SimulationResult, caller_voice, simulate_call, warm_up
+from patter_core.testing.simulation import CarrierSimulator, FakeCarrierSimulator, load_simulator
 
 __all__ = [
     "CallerDialect",
+    "CarrierSimulator",
+    "FakeCarrierSimulator",
     "FakeCallerDialect",
     "FakeCarrier",
     "FakeChannel",
@@ -45,6 +49,11 @@ __all__ = [
     "FakeVAD",
     "RunningCall",
     "SimulatedCaller",
+    "SimulationResult",
+    "caller_voice",
+    "load_simulator",
+    "simulate_call",
+    "warm_up",
     "ToolCall",
     "sign_fake_webhook",
     "silence",

@@ -1,7 +1,9 @@
 """A simulated caller on a real media WebSocket: the carrier's side of a call, for any carrier.
 
-It connects to the server's media route like the carrier would, sends caller audio as real-time
-20 ms frames, and *plays* what the agent sends the way carriers do: frames queue up and play in order
+It connects to the server's media route like the carrier would and, like a real phone line, sends a
+20 ms frame every 20 ms for as long as the call lasts -- the caller's speech when they talk, line
+silence otherwise (``realtime=False`` sends speech as fast as possible and nothing in between). It
+*plays* what the agent sends the way carriers do: frames queue up and play in order
 at real time; a mark is echoed only once the audio sent before it has played; ``clear`` drops the queue
 and echoes every pending mark at once. It records what the caller heard (``heard``), the frames'
 sizes, marks and clears, and can press keys, hang up (``stop``) or drop the socket.
@@ -86,6 +88,10 @@ class SimulatedCaller:
         self._index = 0
         self._sent_ms = 0
         self._changed = asyncio.Event()
+        self._outbox: deque[bytes] = deque()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._silence_frame = (b"\xff" if format == MULAW_8K else b"\x00") * self.frame_bytes
         self.closed = asyncio.Event()
 
     async def __aenter__(self) -> SimulatedCaller:
@@ -103,26 +109,47 @@ class SimulatedCaller:
         await self._ws.send(self.dialect.start())
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._receive()), loop.create_task(self._play())]
+        if self.realtime:
+            self._tasks.append(loop.create_task(self._line()))
 
     # -- the caller's actions ------------------------------------------------------------------
 
     async def say(self, audio: bytes) -> None:
-        """Send audio (wire format) as frames, 20 ms apart when ``realtime``."""
-        frame_ms = 1000 * self.frame_bytes / self.format.bytes_per_second
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for i in range(0, len(audio), self.frame_bytes):
-            frame = audio[i : i + self.frame_bytes]
-            await self._send(self.dialect.media(frame, self._index, self._sent_ms))
-            self._index += 1
-            self._sent_ms += int(frame_ms)
-            if self.realtime:
-                delay = start + (i // self.frame_bytes + 1) * frame_ms / 1000 - loop.time()
-                await asyncio.sleep(max(0.0, delay))
+        """Speak ``audio`` (wire format); returns once it has all been sent (in real time when ``realtime``)."""
+        frames = [audio[i : i + self.frame_bytes] for i in range(0, len(audio), self.frame_bytes)]
+        if frames and len(frames[-1]) < self.frame_bytes:
+            frames[-1] += self._silence_frame[len(frames[-1]) :]
+        if not self.realtime:
+            for frame in frames:
+                await self._send_frame(frame)
+            return
+        self._outbox.extend(frames)
+        self._drained.clear()
+        await self._drained.wait()
 
     async def silence(self, ms: float) -> None:
-        fill = b"\xff" if self.format == MULAW_8K else b"\x00"
-        await self.say(fill * self.format.bytes_for_ms(ms))
+        await self.say(self._silence_frame[:1] * self.format.bytes_for_ms(ms))
+
+    async def _send_frame(self, frame: bytes) -> None:
+        await self._send(self.dialect.media(frame, self._index, self._sent_ms))
+        self._index += 1
+        self._sent_ms += round(1000 * len(frame) / self.format.bytes_per_second)
+
+    async def _line(self) -> None:
+        """The phone line: one frame every 20 ms, speech when queued, silence otherwise."""
+        loop = asyncio.get_running_loop()
+        frame_s = self.frame_bytes / self.format.bytes_per_second
+        start, n = loop.time(), 0
+        try:
+            while True:
+                frame = self._outbox.popleft() if self._outbox else self._silence_frame
+                if not self._outbox:
+                    self._drained.set()
+                await self._send_frame(frame)
+                n += 1
+                await asyncio.sleep(max(0.0, start + n * frame_s - loop.time()))
+        except ConnectionClosed:
+            self._drained.set()
 
     async def press(self, digit: str) -> None:
         await self._send(self.dialect.dtmf(digit))

@@ -41,7 +41,12 @@ def register_stt(register: Any) -> None:
 @hookimpl
 def register_tts(register: Any) -> None:
     register(
-        LocalTTS, name="local", description="Piper joe voice, offline (piper-tts)", env=[], default_priority=100
+        LocalTTS,
+        name="local",
+        description="Piper joe voice, offline (piper-tts)",
+        env=[],
+        default_priority=100,
+        caller_options={"voice": "caller"},
     )
 
 

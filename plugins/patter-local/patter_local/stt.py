@@ -109,6 +109,10 @@ class LocalSTT(BufferedSTT):
             return ""
         return await asyncio.to_thread(self.transcribe_sync, audio)
 
+    def warm_up(self) -> None:
+        """Load and verify the model, and prime it with one tiny inference (blocking)."""
+        self.transcribe_sync(bytes(16000))
+
     def transcribe_sync(self, audio: bytes) -> str:
         """Blocking transcription of PCM16 16 kHz mono ``audio`` (used by :meth:`transcribe`)."""
         model = self.load()

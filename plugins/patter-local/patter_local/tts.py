@@ -149,6 +149,10 @@ class LocalTTS(TTS):
             for offset in range(0, audio.size, _CHUNK_SAMPLES):
                 yield audio[offset : offset + _CHUNK_SAMPLES].tobytes()
 
+    def warm_up(self) -> None:
+        """Load and verify the voice, and prime it with one short sentence (blocking)."""
+        self.synthesize_sync("Hello.")
+
     def synthesize_sync(self, text: str) -> npt.NDArray[np.int16]:
         """The whole of ``text`` as one PCM16 22 050 Hz array (blocking; for tests and tools)."""
         if not text.strip():

@@ -128,6 +128,10 @@ class LocalVAD(VAD):
         self.min_speech_ms = min_speech_ms
         self.end_ms = end_ms
 
+    def warm_up(self) -> None:
+        """Load and verify the model (blocking)."""
+        _prefill_pool()
+
     def create_stream(self, sample_rate: int) -> LocalVADStream:
         if sample_rate not in self.capabilities.sample_rates:
             raise ConfigurationError(f"LocalVAD accepts 8000 or 16000 Hz audio, not {sample_rate} Hz")
