@@ -27,7 +27,9 @@ def test_demo_completes_offline(plugin_site, tmp_path) -> None:
         from patter_core.registry import Registry
 
         names = Registry.build().names("carrier")
-        carrier = next((n for n in names if Registry.build().get("carrier", n).metadata.get("simulator")), None)
+        carrier = next(
+            (n for n in names if Registry.build().get("carrier", n).metadata.get("simulator")), None
+        )
     except Exception:
         carrier = None
     if carrier is None:  # no carrier plugin with a simulator installed: use the core's fake carrier
@@ -37,7 +39,10 @@ def test_demo_completes_offline(plugin_site, tmp_path) -> None:
     recording = tmp_path / "demo.wav"
     result = subprocess.run(
         [sys.executable, "-m", "patter_core.cli", "demo", "--carrier", carrier, "--record", str(recording)],
-        capture_output=True, text=True, env=env, timeout=240,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout

@@ -22,8 +22,11 @@ class SimulatedCarrierPlugin:
 
 @pytest.fixture(scope="module")
 def registry() -> Registry:
-    return Registry(make_plugin_manager(extra_plugins=[("sim", SimulatedCarrierPlugin())],
-                                        env={"PATTER_PLUGINS": "patter-local"}))
+    return Registry(
+        make_plugin_manager(
+            extra_plugins=[("sim", SimulatedCarrierPlugin())], env={"PATTER_PLUGINS": "patter-local"}
+        )
+    )
 
 
 @tool
@@ -40,11 +43,17 @@ def book_appointment(day: str, time: str) -> str:
 async def test_a_user_style_simulated_call(registry: Registry) -> None:
     from patter_core.phone import Patter
 
-    agent = Patter(registry=registry).agent(system_prompt="You book haircuts.", tools=[book_appointment],
-                                           first_message="Hi, thanks for calling. How can I help?")
+    agent = Patter(registry=registry).agent(
+        system_prompt="You book haircuts.",
+        tools=[book_appointment],
+        first_message="Hi, thanks for calling. How can I help?",
+    )
     await warm_up(agent)
-    result = await simulate_call(agent, ["I'd like to book a haircut on Tuesday at three pm.", "No, that's all. Goodbye."],
-                                 registry=registry)
+    result = await simulate_call(
+        agent,
+        ["I'd like to book a haircut on Tuesday at three pm.", "No, that's all. Goodbye."],
+        registry=registry,
+    )
     assert "book_appointment" in result.tool_calls and result.hung_up_by_agent
     assert result.record.end_reason.startswith("agent hung up")
     caller_lines = result.record.text_of("caller")
