@@ -100,9 +100,7 @@ async def _demo(args: argparse.Namespace) -> int:
     from patter_core.testing.simulate import simulate_call, warm_up
 
     registry = default_registry()
-    script = DEFAULT_SCRIPT
-    if args.script:
-        script = [line.strip() for line in Path(args.script).read_text().splitlines() if line.strip()]
+    script = args.script_lines or DEFAULT_SCRIPT
     agent = build_agent(
         registry,
         system_prompt=SYSTEM_PROMPT,
@@ -120,7 +118,7 @@ async def _demo(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"ready in {time.monotonic() - t0:.1f} s; calling the agent\n", flush=True)
     t0 = time.monotonic()
-    record_path = str(Path(args.record).resolve())
+    record_path = args.record_path
     result = await simulate_call(
         agent, script, carrier=args.carrier, registry=registry, recording_path=record_path,
         on_event=_printer(args.quiet, t0),
@@ -139,4 +137,8 @@ async def _demo(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.script_lines = None
+    if args.script:
+        args.script_lines = [line.strip() for line in Path(args.script).read_text().splitlines() if line.strip()]
+    args.record_path = str(Path(args.record).resolve())
     return asyncio.run(_demo(args))

@@ -35,9 +35,9 @@ from patter_core.testing.simulation import CarrierSimulator, FakeCarrierSimulato
 __all__ = [
     "CallerDialect",
     "CarrierSimulator",
-    "FakeCarrierSimulator",
     "FakeCallerDialect",
     "FakeCarrier",
+    "FakeCarrierSimulator",
     "FakeChannel",
     "FakeDialect",
     "FakeEngine",
@@ -50,16 +50,16 @@ __all__ = [
     "RunningCall",
     "SimulatedCaller",
     "SimulationResult",
+    "ToolCall",
     "caller_voice",
     "load_simulator",
-    "simulate_call",
-    "warm_up",
-    "ToolCall",
     "sign_fake_webhook",
     "silence",
+    "simulate_call",
     "start_call",
     "voice",
     "voice_pcm",
+    "warm_up",
 ]
 
 

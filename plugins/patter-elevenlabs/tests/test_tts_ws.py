@@ -31,7 +31,7 @@ async def synth(session: TTSSession, text: str) -> list[bytes]:
 
 async def wait_until(predicate: Any, timeout: float = 3.0) -> None:
     async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110 - polling the fake's records
+        while not predicate():
             await asyncio.sleep(0.01)
 
 
