@@ -53,6 +53,18 @@ def _booking_tool() -> Any:
     return book_appointment
 
 
+def _describe(kind: str, data: dict[str, Any]) -> str:
+    if kind == "tool_call":
+        return f"tool {data['name']}({data['arguments']})"
+    if kind == "tool_result":
+        return f"tool result: {data['output']}"
+    if kind == "hangup":
+        return f"hang-up ({data.get('reason')})"
+    if kind == "transfer":
+        return f"transfer to {data.get('to')}"
+    return "caller barged in"
+
+
 def _printer(quiet: bool, t0: float) -> Any:
     def on_event(kind: str, payload: dict[str, Any]) -> None:
         if quiet:
@@ -63,15 +75,7 @@ def _printer(quiet: bool, t0: float) -> Any:
             cut = " (interrupted)" if payload.get("interrupted") else ""
             print(f"{stamp} {who}: {payload['text']}{cut}", flush=True)
         elif kind == "event" and payload["type"] in ("tool_call", "tool_result", "hangup", "transfer", "barge_in"):
-            data = payload["data"]
-            detail = {
-                "tool_call": lambda: f"tool {data['name']}({data['arguments']})",
-                "tool_result": lambda: f"tool result: {data['output']}",
-                "hangup": lambda: f"hang-up ({data.get('reason')})",
-                "transfer": lambda: f"transfer to {data.get('to')}",
-                "barge_in": lambda: "caller barged in",
-            }[payload["type"]]()
-            print(f"{stamp}   · {detail}", flush=True)
+            print(f"{stamp}   · {_describe(payload['type'], payload['data'])}", flush=True)
 
     return on_event
 
