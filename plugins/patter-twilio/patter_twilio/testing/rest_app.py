@@ -1,0 +1,141 @@
+"""The fake Twilio's REST routes: Basic auth, Calls.json create/fetch/update, Recordings.json."""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+from quart import Quart, Response, request
+
+from patter_twilio.testing.records import (
+    TERMINAL,
+    FakeCall,
+    RecordedRequest,
+    finish,
+    json_response,
+    twilio_error,
+)
+from patter_twilio.testing.simulator import new_sid
+
+if TYPE_CHECKING:
+    from patter_twilio.testing.fake_api import FakeTwilioAPI
+
+__all__ = ["build_app"]
+
+
+def _auth_ok(api: FakeTwilioAPI, account: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return user == api.account_sid == account and password == api.auth_token
+
+
+async def _begin(api: FakeTwilioAPI, kind: str, account: str) -> tuple[RecordedRequest, Response | None]:
+    data = await request.get_data(cache=True)
+    body = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    record = RecordedRequest(
+        request.method, request.path, parse_qsl(body, keep_blank_values=True), _auth_ok(api, account)
+    )
+    api.requests.append(record)
+    api._changed.set()
+    if not record.auth_ok:
+        return record, twilio_error(401, 20003, "Authenticate")
+    failures = api._failures.get(kind)
+    if failures:
+        status, code, message = failures.pop(0)
+        return record, twilio_error(status, code, message)
+    return record, None
+
+
+def build_app(api: FakeTwilioAPI) -> Quart:
+    """The REST routes of :class:`FakeTwilioAPI` (PROTOCOLS §1.10.6, §8.3)."""
+    app = Quart("fake-twilio")
+    root = "/2010-04-01/Accounts/<account>"
+
+    @app.post(f"{root}/Calls.json")
+    async def create(account: str) -> Response:
+        record, failed = await _begin(api, "create", account)
+        if failed is not None:
+            return finish(record, failed)
+        params: dict[str, list[str]] = {}
+        for name, value in record.form:
+            params.setdefault(name, []).append(value)
+        to, from_ = record.field("To"), record.field("From")
+        if not to:
+            return finish(record, twilio_error(400, 21201, "No 'To' number is specified"))
+        if not from_:
+            return finish(record, twilio_error(400, 21213, "No 'From' number is specified"))
+        if not (record.field("Url") or record.field("Twiml") or record.field("ApplicationSid")):
+            return finish(record, twilio_error(400, 21205, "Url parameter is required."))
+        if to in api.reject_to:
+            return finish(record, twilio_error(400, 21211, f"Invalid 'To' Phone Number: {to}"))
+        call = FakeCall(sid=new_sid("CA"), to=to, from_=from_, direction="outbound-api", params=params)
+        api.calls[call.sid] = call
+        api.spawn(api.run_outbound(call))
+        return finish(record, json_response(call.resource(api.account_sid), 201))
+
+    @app.get(f"{root}/Calls/<sid>.json")
+    async def fetch(account: str, sid: str) -> Response:
+        record, failed = await _begin(api, "fetch", account)
+        if failed is not None:
+            return finish(record, failed)
+        call = api.calls.get(sid)
+        if call is None:
+            return finish(
+                record, twilio_error(404, 20404, f"The requested resource {request.path} was not found")
+            )
+        return finish(record, json_response(call.resource(api.account_sid)))
+
+    @app.post(f"{root}/Calls/<sid>.json")
+    async def update(account: str, sid: str) -> Response:
+        record, failed = await _begin(api, "update", account)
+        if failed is not None:
+            return finish(record, failed)
+        call = api.calls.get(sid)
+        if call is None:
+            return finish(
+                record, twilio_error(404, 20404, f"The requested resource {request.path} was not found")
+            )
+        if call.status in TERMINAL:
+            status, code = api.ended_call_error
+            return finish(record, twilio_error(status, code, "Call is not in-progress. Cannot redirect."))
+        call.updates.append(record.form)
+        new_status, twiml = record.field("Status"), record.field("Twiml")
+        if new_status == "canceled" and call.status == "in-progress":
+            return finish(record, twilio_error(400, 21220, "Call is in-progress. Cannot cancel."))
+        if twiml is not None or record.field("Url") is not None:
+            call.transferred = twiml is None or "<Dial" in twiml
+            api.spawn(api.end_stream(call, then=None if call.transferred else "completed"))
+        elif new_status in ("completed", "canceled"):
+            api.spawn(api.end_stream(call, then=new_status))
+        return finish(record, json_response(call.resource(api.account_sid)))
+
+    @app.post(f"{root}/Calls/<sid>/Recordings.json")
+    async def recording(account: str, sid: str) -> Response:
+        record, failed = await _begin(api, "recording", account)
+        if failed is not None:
+            return finish(record, failed)
+        call = api.calls.get(sid)
+        if call is None or call.status in TERMINAL:
+            return finish(
+                record, twilio_error(404, 20404, f"The requested resource {request.path} was not found")
+            )
+        rec_sid = new_sid("RE")
+        call.recordings.append(rec_sid)
+        channels = 2 if record.field("RecordingChannels") == "dual" else 1
+        body = {
+            "sid": rec_sid,
+            "call_sid": sid,
+            "account_sid": api.account_sid,
+            "status": "in-progress",
+            "channels": channels,
+            "source": "StartCallRecordingAPI",
+        }
+        return finish(record, json_response(body, 201))
+
+    return app
