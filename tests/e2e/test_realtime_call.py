@@ -102,15 +102,20 @@ async def _quiet(caller: SimulatedCaller) -> None:
 
 async def test_greeting_and_caller_audio_in_the_declared_format(call: Call) -> None:
     await _quiet(call.caller)
+    wire = call.carrier.wire_format
     assert call.caller.heard_ms >= 300
-    assert set(call.caller.frame_sizes) == {MULAW_8K.frame_bytes()}
+    assert set(call.caller.frame_sizes) == {wire.frame_bytes()}  # exact 20 ms frames of the wire format
     conn = call.fake.connection
-    assert conn.session["audio"]["input"]["format"]["type"] == "audio/pcmu"  # passthrough negotiated
-    speech = voice(400, MULAW_8K)
+    speech = voice(400, wire)
     received = len(conn.audio_in)
     await call.caller.say(speech)
-    await call.caller.wait_for(lambda: len(conn.audio_in) >= received + len(speech), timeout=5)
-    assert speech in bytes(conn.audio_in)  # the caller's mu-law bytes reached the service untouched
+    if wire == MULAW_8K:
+        assert conn.session["audio"]["input"]["format"]["type"] == "audio/pcmu"  # passthrough negotiated
+        # the caller's mu-law bytes reach the service untouched (between the line's silence frames)
+        await call.caller.wait_for(lambda: speech in bytes(conn.audio_in), timeout=5)
+    else:  # the service speaks PCM16 24 kHz: converted once, 20 ms in -> 20 ms out
+        assert conn.session["audio"]["input"]["format"] == {"type": "audio/pcm", "rate": 24000}
+        await call.caller.wait_for(lambda: len(conn.audio_in) >= received + 400 * 48, timeout=5)
 
 
 async def test_barge_in_clears_and_truncates_at_the_acknowledged_playback(call: Call) -> None:
@@ -196,11 +201,12 @@ async def test_pcmu_fallback_to_pcm24k_when_the_service_does_not_honour_it(carri
             caller = await simulator.call(f"http://127.0.0.1:{phone.port}")
             try:
                 await caller.wait_for(lambda: caller.heard_ms >= 400, timeout=10)
-                assert set(caller.frame_sizes) == {160}  # converted back to mu-law frames
+                wire = simulator.carrier.wire_format
+                assert set(caller.frame_sizes) == {wire.frame_bytes()}  # converted back to the wire format
                 conn = fake.connection
                 assert conn.session["audio"]["input"]["format"] == {"type": "audio/pcm", "rate": 24000}
                 size = len(conn.audio_in)
-                await caller.say(voice(200, MULAW_8K))
+                await caller.say(voice(200, wire))
                 await caller.wait_for(
                     lambda: len(conn.audio_in) >= size + 200 * 48, timeout=5
                 )  # 24 kHz PCM16

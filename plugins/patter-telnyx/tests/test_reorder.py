@@ -1,0 +1,64 @@
+"""The jitter buffer: bounded hold, in-order release, late and duplicate frames dropped."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given
+from hypothesis import strategies as st
+from patter_telnyx.reorder import Reorderer
+
+
+def feed(r: Reorderer[int], seqs: list[int]) -> list[int]:
+    out: list[int] = []
+    for s in seqs:
+        out += r.push(s, s)
+    return out + r.flush()
+
+
+def test_in_order_frames_pass_immediately() -> None:
+    r: Reorderer[int] = Reorderer(window=3)
+    for s in range(1, 10):
+        assert r.push(s, s) == [s]
+
+
+def test_a_lost_frame_is_skipped_after_the_window() -> None:
+    r: Reorderer[int] = Reorderer(window=3)
+    assert r.push(1, 1) == [1]
+    assert r.push(3, 3) == [] and r.push(4, 4) == [] and r.push(5, 5) == []
+    assert r.push(6, 6) == [3, 4, 5, 6]  # more than 3 held: 2 is declared lost
+    assert r.lost == 1
+    assert r.push(2, 2) == [] and r.late == 1  # too late now
+
+
+def test_duplicates_are_dropped() -> None:
+    r: Reorderer[int] = Reorderer()
+    assert r.push(1, 1) == [1] and r.push(1, 1) == [] and r.late == 1
+
+
+def test_no_sequence_number_means_no_reordering() -> None:
+    r: Reorderer[str] = Reorderer()
+    assert r.push(None, "a") == ["a"]
+
+
+def test_a_sender_that_skips_numbers_turns_the_buffer_off() -> None:
+    r: Reorderer[int] = Reorderer(window=2, give_up_after=4)
+    out = [x for s in range(1, 40, 2) for x in r.push(s, s)]  # only odd numbers, never reordered
+    assert r.passthrough
+    assert out == list(range(1, 40, 2))[: len(out)] and len(out) >= 17
+
+
+@given(st.integers(min_value=0, max_value=1000), st.integers(min_value=1, max_value=60))
+def test_local_shuffles_within_the_window_come_out_in_order(seed: int, n: int) -> None:
+    rng = random.Random(seed)
+    seqs = list(range(1, n + 1))
+    for i in range(0, n - 1, 2):  # swap neighbours at random: displacement of at most one frame
+        if rng.random() < 0.5:
+            seqs[i], seqs[i + 1] = seqs[i + 1], seqs[i]
+    first = seqs[0]
+    r: Reorderer[int] = Reorderer(window=3)
+    out = feed(r, seqs)
+    expected = (
+        list(range(1, n + 1)) if first == 1 else list(range(2, n + 1))
+    )  # a swapped first frame is "late"
+    assert out == expected
