@@ -54,6 +54,13 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def demo(session: nox.Session) -> None:
+    """A complete simulated phone call, offline (``nox -s demo -- --carrier telnyx`` to switch)."""
+    session.install(*_editable(".", "plugins/patter-local", "plugins/patter-twilio", "plugins/patter-telnyx"))
+    session.run("patter-core", "demo", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     session.install(*_editable(".[test]", *(f"plugins/{p}" for p in PLUGINS)))
     for script in sorted((ROOT / "bench").glob("*.py")):
