@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import contextlib
 import json
 import logging
@@ -109,7 +108,8 @@ class WebSocketTTSSession(TTSSession):
             if self._spare is None:
                 self.prewarm()
             spare, self._spare = self._spare, None
-            assert spare is not None
+            if spare is None:  # closed while a sentence was starting (the call is ending)
+                raise ProviderError("the ElevenLabs TTS session is closed", provider=PROVIDER)
             self.prewarm()
             try:
                 conn = await spare
@@ -186,7 +186,7 @@ class WebSocketTTSSession(TTSSession):
                 if isinstance(audio, str) and audio:
                     try:
                         chunk = base64.b64decode(audio, validate=True)
-                    except binascii.Error:
+                    except ValueError:  # binascii.Error, or non-ASCII text
                         log.warning("dropped an ElevenLabs audio message with invalid base64")
                         continue
                     if chunk:
@@ -222,7 +222,7 @@ def _parse(raw: str | bytes) -> dict[str, Any] | None:
         return None
     try:
         message = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested absurdly deep
         log.warning("dropped a malformed frame from ElevenLabs stream-input: %.120r", raw)
         return None
     if not isinstance(message, dict):
