@@ -17,10 +17,10 @@ from patter_core.testing import SimulatedCaller, load_simulator, voice
 pytest.importorskip("patter_twilio")
 pytest.importorskip("patter_elevenlabs")
 pytest.importorskip("patter_deepgram")
-from patter_deepgram import DeepgramSTT  # noqa: E402
-from patter_deepgram.testing import FakeDeepgramServer, Utterance  # noqa: E402
-from patter_elevenlabs import ElevenLabsConvAI, ElevenLabsTTS  # noqa: E402
-from patter_elevenlabs.testing import (  # noqa: E402
+from patter_deepgram import DeepgramSTT
+from patter_deepgram.testing import FakeDeepgramServer, Utterance
+from patter_elevenlabs import ElevenLabsConvAI, ElevenLabsTTS
+from patter_elevenlabs.testing import (
     FakeConvAIServer,
     FakeElevenLabsTTSServer,
     Interrupt,
