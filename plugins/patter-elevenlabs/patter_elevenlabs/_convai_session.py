@@ -259,7 +259,7 @@ class ConvAISession(EngineSession):
             return
         try:
             message = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested absurdly deep
             log.warning("dropped a malformed frame from ElevenLabs: %.120r", raw)
             return
         if not isinstance(message, dict):
@@ -268,12 +268,12 @@ class ConvAISession(EngineSession):
         kind = message.get("type")
         handler = self._handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
-            if kind not in _IGNORED and not (isinstance(kind, str) and kind.startswith("internal_")):
-                log.debug("ignoring ElevenLabs event type %r", kind)
+            if not isinstance(kind, str) or (kind not in _IGNORED and not kind.startswith("internal_")):
+                log.debug("ignoring ElevenLabs event type %.40r", kind)
             return
         try:
             await handler(message)
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
             if isinstance(exc, ConfigurationError):
                 raise
             log.warning(

@@ -23,6 +23,7 @@ keep-alive HTTP client; the chunked body is yielded as it arrives (chunks may ha
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
@@ -48,6 +49,8 @@ from patter_elevenlabs._tts_ws import WebSocketTTSSession
 __all__ = ["DEFAULT_BASE_URL", "ElevenLabsTTS"]
 
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
+DEFAULT_VOICE_ID = "21m00Tcm4TlvDq8ikWAM"
+"""ElevenLabs' premade "Rachel" voice, used when no ``voice_id`` is given."""
 Transport = Literal["websocket", "http"]
 
 
@@ -55,7 +58,8 @@ class ElevenLabsTTS(TTS):
     """ElevenLabs voices for the pipeline's replies.
 
     Args:
-        voice_id: the ElevenLabs voice.
+        voice_id: the ElevenLabs voice; falls back to ``ELEVENLABS_VOICE_ID``, then to
+            :data:`DEFAULT_VOICE_ID` (the "Rachel" premade voice available on every account).
         api_key: falls back to ``ELEVENLABS_API_KEY``.
         base_url: API root (``https://api.elevenlabs.io``); WebSocket URLs are derived from it.
         model_id: ``eleven_flash_v2_5`` (lowest latency) by default. ``eleven_v3*`` models are rejected
@@ -80,7 +84,7 @@ class ElevenLabsTTS(TTS):
     def __init__(
         self,
         *,
-        voice_id: str,
+        voice_id: str | None = None,
         api_key: str | None = None,
         base_url: str | None = None,
         model_id: str = "eleven_flash_v2_5",
@@ -94,9 +98,12 @@ class ElevenLabsTTS(TTS):
         enable_logging: bool | None = None,
         connect_timeout: float = 10.0,
     ) -> None:
+        if voice_id is None:
+            voice_id = os.environ.get("ELEVENLABS_VOICE_ID") or DEFAULT_VOICE_ID
         if not isinstance(voice_id, str) or not voice_id.strip():
             raise ConfigurationError(
-                "ElevenLabsTTS needs voice_id=: a voice id from your ElevenLabs voice library"
+                "ElevenLabsTTS needs voice_id=: a voice id from your ElevenLabs voice library "
+                "(or set ELEVENLABS_VOICE_ID)"
             )
         if transport not in ("websocket", "http"):
             raise ConfigurationError(f"transport must be 'websocket' or 'http', got {transport!r}")
