@@ -13,6 +13,23 @@ def _energy_vad(**options: Any) -> Any:
     return EnergyVAD(**options)
 
 
+def _simulated_carrier(**options: Any) -> Any:
+    from patter_core.testing.carrier import FakeCarrier
+
+    return FakeCarrier(**options)
+
+
+@hookimpl
+def register_carriers(register: Any) -> None:
+    register(
+        _simulated_carrier,
+        name="simulated",
+        description="an in-process carrier for demos and tests (no telephone network)",
+        simulator="patter_core.testing.simulation:FakeCarrierSimulator",
+        default_priority=-1,
+    )
+
+
 @hookimpl
 def register_vads(register: Any) -> None:
     register(

@@ -180,7 +180,9 @@ def build_agent(registry: Registry, **options: Any) -> Agent:
     if options.get("vad") is None and options.get("engine") is None:
         entry = registry.default("vad")
         if entry is not None:
-            options["vad"] = entry.create()
+            # VAD providers take ``end_ms`` (silence that ends a turn) by convention
+            silence = options.get("end_of_turn_silence_ms")
+            options["vad"] = entry.create(**({"end_ms": silence} if silence is not None else {}))
     provided = [k for k in ("engine", "stt", "llm", "tts") if options.get(k) is not None]
     if not provided:
         _fill_defaults(registry, options)

@@ -155,3 +155,16 @@ async def test_guardrails() -> None:
         raise RuntimeError("boom")
 
     assert (await check_all([guardrail("broken", check=broken)], "anything")).blocked  # fail closed
+
+
+def test_end_of_turn_silence_reaches_the_default_vad() -> None:
+    registry = Registry.build(env={"PATTER_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    agent = build_agent(registry, stt=FakeSTT(), llm=FakeLLM(), tts=FakeTTS(), end_of_turn_silence_ms=1200)
+    assert agent.vad is not None and agent.vad.end_ms == 1200  # the core's energy VAD, configured
+
+
+def test_the_core_ships_a_simulated_carrier_for_offline_runs() -> None:
+    registry = Registry.build(env={"PATTER_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    entry = registry.get("carrier", "simulated")
+    assert entry.metadata["simulator"].endswith(":FakeCarrierSimulator")
+    assert isinstance(registry.create("carrier", "simulated"), FakeCarrier)
