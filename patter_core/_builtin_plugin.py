@@ -27,6 +27,7 @@ def register_carriers(register: Any) -> None:
         description="an in-process carrier for demos and tests (no telephone network)",
         simulator="patter_core.testing.simulation:FakeCarrierSimulator",
         default_priority=-1,
+        offline=True,
     )
 
 

@@ -168,6 +168,10 @@ class Registry:
             return None
         return max(ranked, key=lambda e: (e.metadata["default_priority"], e.name))
 
+    def network_carriers(self) -> list[str]:
+        """Carriers that reach the telephone network (not those registered with ``offline=True``)."""
+        return [n for n in self.names("carrier") if not self._entries[("carrier", n)].metadata.get("offline")]
+
     def names(self, kind: str) -> list[str]:
         return sorted(n for (k, n) in self._entries if k == kind)
 

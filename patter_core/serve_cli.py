@@ -74,7 +74,7 @@ def _carrier_name(args: argparse.Namespace, registry: Any) -> str | None:
     name = args.carrier or os.environ.get("PATTER_CARRIER")
     if name:
         return str(name)
-    installed = registry.names("carrier")
+    installed = registry.network_carriers()
     if len(installed) == 1:
         return str(installed[0])
     if not installed:

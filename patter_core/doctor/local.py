@@ -148,7 +148,7 @@ def _select_carrier(options: DoctorOptions, registry: Registry) -> tuple[str | N
     name = options.carrier or os.environ.get("PATTER_CARRIER", "").strip() or None
     if name:
         return name, None
-    installed = registry.names("carrier")
+    installed = registry.network_carriers()
     if len(installed) == 1:
         return installed[0], None
     if not installed:
