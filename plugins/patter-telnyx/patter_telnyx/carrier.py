@@ -42,6 +42,7 @@ from patter_telnyx.calls import CallTable
 from patter_telnyx.codec import stream_codec
 from patter_telnyx.events import EventHandler
 from patter_telnyx.media import serve_stream
+from patter_telnyx.numbers import configure_application, describe_credentials
 from patter_telnyx.paths import STREAM_PATH, WEBHOOK_PATH
 from patter_telnyx.rest import TelnyxAPI, TelnyxAPIError, encode_client_state, new_command_id
 from patter_telnyx.warm import WarmTransfers
@@ -98,7 +99,9 @@ class Telnyx(Carrier):
             connection_id: The Call Control Application id, needed to dial out (``TELNYX_CONNECTION_ID``).
             public_key: The account's webhook public key, base64 (``TELNYX_PUBLIC_KEY``); required to
                 serve unless ``serve(verify_webhooks=False)``.
-            base_url: The API root (default ``https://api.telnyx.com/v2``); point it at a fake in tests.
+            base_url: The API root (default ``https://api.telnyx.com/v2``, else ``$TELNYX_BASE_URL``, the
+                official SDK's variable); point it at a fake in tests -- the variable reaches carriers
+                that ``patter-core serve`` / ``doctor`` build by name.
             codec: ``"L16"`` (16 kHz linear PCM, the default: passthrough to 16 kHz providers) or
                 ``"PCMU"`` (mu-law 8 kHz).
             machine_detection: The ``answering_machine_detection`` mode for ``phone.call(...,
@@ -110,7 +113,7 @@ class Telnyx(Carrier):
                 greeting before leaving the voicemail anyway.
         """
         api_key = require_api_key(api_key, env="TELNYX_API_KEY", provider="Telnyx")
-        self.base_url = resolve_base_url(base_url, default=DEFAULT_BASE_URL)
+        self.base_url = resolve_base_url(base_url, default=DEFAULT_BASE_URL, env="TELNYX_BASE_URL")
         self.connection_id = connection_id or os.environ.get("TELNYX_CONNECTION_ID") or None
         self.codec = stream_codec(codec)
         self.wire_format = self.codec.format
@@ -195,6 +198,19 @@ class Telnyx(Carrier):
                 "Control Application) or set the TELNYX_CONNECTION_ID environment variable"
             )
         return self.connection_id
+
+    async def configure_number(self, phone_number: str, webhook_host: str) -> bool:
+        """Point the Call Control Application's webhook at ``https://{webhook_host}/webhooks/telnyx/voice``.
+
+        Needs ``connection_id`` and the number on that application (never reassigned); reads first and
+        writes only a difference (``False`` otherwise). See :mod:`patter_telnyx.numbers`.
+        """
+        connection_id = self._require_connection_id()
+        return await configure_application(self.api, connection_id, phone_number, webhook_host)
+
+    async def check_credentials(self) -> str:
+        """Read the Call Control Application (or, without ``connection_id``, the balance)."""
+        return await describe_credentials(self.api, self.connection_id)
 
     async def place_call(self, request: OutboundCallRequest, host: CallHost) -> str:
         connection_id = self._require_connection_id()

@@ -1,4 +1,6 @@
-"""The Call Control v2 REST API: commands on a call and dialing (PROTOCOLS.md §2.1, §2.4).
+"""The Call Control v2 REST API: commands on a call and dialing (PROTOCOLS.md §2.1, §2.4), plus the
+reads and the one update that number configuration and the credential check need (``get``/``patch``,
+used by :mod:`patter_telnyx.numbers`).
 
 Every command carries a fresh ``command_id`` (Telnyx ignores a repeat of the same id for the same call
 within 60 s), so a request that failed in transit (connection error, 429, 5xx) is retried once with the
@@ -136,11 +138,34 @@ class TelnyxAPI:
         payload.setdefault("command_id", new_command_id())
         return await self._post("/calls", payload, what="dial")
 
+    async def get(self, path: str, params: Mapping[str, str] | None = None, *, what: str) -> Any:
+        """``GET {base_url}{path}``; the response's ``data`` (an object or a list), retried once."""
+        return await self._send("GET", path, params=params, what=what)
+
+    async def patch(self, path: str, body: Mapping[str, Any], *, what: str) -> dict[str, Any]:
+        """``PATCH {base_url}{path}`` (idempotent: a retry sends the same values); ``data``."""
+        data = await self._send("PATCH", path, body=dict(body), what=what)
+        return data if isinstance(data, dict) else {}
+
     async def _post(self, path: str, body: dict[str, Any], *, what: str) -> dict[str, Any]:
-        content = json.dumps(body, separators=(",", ":"))
+        data = await self._send("POST", path, body=body, what=what)
+        return data if isinstance(data, dict) else {}
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        what: str,
+    ) -> Any:
+        """One request, retried once on a transport error, 429 or 5xx: every request sent through here
+        is safe to repeat (commands carry a ``command_id``; GET and PATCH are idempotent)."""
+        content = None if body is None else json.dumps(body, separators=(",", ":"))
         for attempt in (1, 2):
             try:
-                response = await self._http().post(path, content=content)
+                response = await self._http().request(method, path, content=content, params=params)
             except httpx.TransportError as exc:
                 if attempt == 1:
                     log.warning("Telnyx %s: %s; retrying once", what, type(exc).__name__)
@@ -167,14 +192,13 @@ def _retry_after(response: httpx.Response, default: float) -> float:
         return default
 
 
-def _result(response: httpx.Response, what: str) -> dict[str, Any]:
+def _result(response: httpx.Response, what: str) -> Any:
     try:
         parsed = response.json()
     except ValueError:
         parsed = None
     if response.is_success:
-        data = parsed.get("data") if isinstance(parsed, dict) else None
-        return data if isinstance(data, dict) else {}
+        return parsed.get("data") if isinstance(parsed, dict) else None
     code = title = detail = ""
     errors = parsed.get("errors") if isinstance(parsed, dict) else None
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):

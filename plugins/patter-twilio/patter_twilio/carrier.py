@@ -33,6 +33,7 @@ from patter_core.interfaces.carrier import (
 )
 from patter_core.providers import resolve_base_url
 from patter_twilio.media import STREAM_PATH, MediaRoute, StreamSignatureMode
+from patter_twilio.numbers import configure_voice_url, describe_account
 from patter_twilio.rest import Form, TwilioREST, is_already_ended
 from patter_twilio.signature import SignatureValidator
 from patter_twilio.status import TERMINAL_OUTCOMES
@@ -54,8 +55,10 @@ class Twilio(Carrier):
     """Twilio Programmable Voice with bidirectional Media Streams (mu-law 8 kHz).
 
     Credentials fall back to ``TWILIO_ACCOUNT_SID`` / ``TWILIO_AUTH_TOKEN``. ``base_url`` is the REST
-    API root (``https://api.twilio.com``; point it at a proxy or at
-    :class:`patter_twilio.testing.FakeTwilioAPI`).
+    API root (``https://api.twilio.com``); point it at a proxy or at
+    :class:`patter_twilio.testing.FakeTwilioAPI`. It falls back to ``$TWILIO_BASE_URL`` (Patter's own
+    variable; Twilio's SDK has none) so that ``patter-core serve`` and ``doctor``, which build the carrier
+    by name, can reach a fake too.
     """
 
     name = "twilio"
@@ -110,7 +113,7 @@ class Twilio(Carrier):
         if recording_channels not in ("mono", "dual"):
             raise ConfigurationError("recording_channels must be 'mono' or 'dual'")
         self.account_sid = sid
-        self.base_url = resolve_base_url(base_url, default=DEFAULT_BASE_URL)
+        self.base_url = resolve_base_url(base_url, default=DEFAULT_BASE_URL, env="TWILIO_BASE_URL")
         self.rest = TwilioREST(sid, token, self.base_url, timeout=request_timeout_s)
         self.validator = SignatureValidator(token, shared_keys)
         self.stream_signature: StreamSignatureMode = stream_signature
@@ -178,6 +181,20 @@ class Twilio(Carrier):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self.verdicts.close()
         await self.rest.aclose()
+
+    # -- number configuration and credentials (``serve --configure-number``, ``doctor``) -----------
+
+    async def configure_number(self, phone_number: str, webhook_host: str) -> bool:
+        """Point the number's VoiceUrl at ``https://{webhook_host}/webhooks/twilio/voice`` (POST).
+
+        Reads the number first and writes only when it differs (``False`` then); refuses numbers that a
+        TwiML App or SIP trunk routes. See :mod:`patter_twilio.numbers`.
+        """
+        return await configure_voice_url(self.rest, phone_number, webhook_host)
+
+    async def check_credentials(self) -> str:
+        """Fetch the Account resource: "account AC1234...cdef, 'name' (active, Full)"."""
+        return await describe_account(self.rest)
 
     # -- outbound --------------------------------------------------------------------------------
 

@@ -1,5 +1,8 @@
 """Twilio's REST API (2010-04-01), the few resources a phone agent uses, over httpx.
 
+Calls (create, update, record), the Account (the credential check) and IncomingPhoneNumbers (read and
+update one number's voice webhook).
+
 Requests are ``application/x-www-form-urlencoded`` with PascalCase names; list values are sent as the
 same name repeated (``StatusCallbackEvent=initiated&StatusCallbackEvent=answered``). Authentication is
 HTTP Basic with the Account SID and Auth Token. Error bodies ``{"code", "message", "more_info",
@@ -61,9 +64,21 @@ class TwilioREST:
 
     async def post(self, path: str, form: Form | None = None) -> dict[str, Any]:
         """POST ``form`` to ``{account_path}{path}``; the JSON resource, or :class:`CarrierError`."""
+        return await self._request("POST", path, form=form)
+
+    async def get(self, path: str, params: Form | None = None) -> dict[str, Any]:
+        """GET ``{account_path}{path}`` with a query string; the JSON resource, or :class:`CarrierError`."""
+        return await self._request("GET", path, params=params)
+
+    async def _request(
+        self, method: str, path: str, *, form: Form | None = None, params: Form | None = None
+    ) -> dict[str, Any]:
         url = self.account_path + path
         try:
-            response = await self._http().post(url, data=_encode(form or ()), auth=self._auth)
+            if method == "GET":
+                response = await self._http().get(url, params=list(params or ()), auth=self._auth)
+            else:
+                response = await self._http().post(url, data=_encode(form or ()), auth=self._auth)
         except httpx.HTTPError as exc:
             raise CarrierError(f"Twilio request to {path} failed: {type(exc).__name__}: {exc}") from None
         if response.status_code >= 400:
@@ -88,6 +103,21 @@ class TwilioREST:
 
     async def create_recording(self, call_sid: str, form: Form) -> dict[str, Any]:
         return await self.post(f"/Calls/{quote(call_sid, safe='')}/Recordings.json", form)
+
+    async def fetch_account(self) -> dict[str, Any]:
+        """``GET /2010-04-01/Accounts/{sid}.json`` -- the cheapest read that proves the credentials."""
+        return await self.get(".json")
+
+    async def list_incoming_numbers(self, phone_number: str) -> list[dict[str, Any]]:
+        """``IncomingPhoneNumbers.json?PhoneNumber=...``: Twilio matches partially, so callers filter."""
+        page = await self.get("/IncomingPhoneNumbers.json", [("PhoneNumber", phone_number)])
+        numbers = page.get("incoming_phone_numbers")
+        if not isinstance(numbers, list):
+            raise CarrierError("Twilio answered IncomingPhoneNumbers.json without incoming_phone_numbers")
+        return [n for n in numbers if isinstance(n, dict)]
+
+    async def update_incoming_number(self, number_sid: str, form: Form) -> dict[str, Any]:
+        return await self.post(f"/IncomingPhoneNumbers/{quote(number_sid, safe='')}.json", form)
 
 
 def _encode(form: Form) -> dict[str, list[str]]:

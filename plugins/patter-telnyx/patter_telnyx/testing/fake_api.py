@@ -9,7 +9,10 @@
 * bodies are validated against the official SDK's parameter lists where it matters: required fields,
   enums, ``answer`` on an outgoing leg, and ``stream_auth_token`` / ``stream_bidirectional_sampling_rate``
   on ``answer`` (not ``answer`` parameters in SDK 4.189) -> 422 (validation codes are illustrative);
-* every request is recorded (``requests``); :meth:`FakeCallControl.fail` injects failures.
+* every request is recorded (``requests``); :meth:`FakeCallControl.fail` injects failures;
+* the account's balance, phone numbers and Call Control Applications (``api.account``, seeded with
+  :meth:`FakeCallControl.add_application` / :meth:`FakeCallControl.add_number`) for number configuration
+  and the credential check: see :mod:`patter_telnyx.testing.fake_account`.
 
 Side effects (webhooks, media streams) belong to :class:`~patter_telnyx.testing.TelnyxSimulator`, which
 passes ``on_dial`` / ``on_command``; they run after the response is written, as with the real API.
@@ -22,10 +25,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import attrs
 
+from patter_telnyx.testing.fake_account import FakeAccount, FakeApplication, FakePhoneNumber, account_action
 from patter_telnyx.testing.http import JsonReply, MiniHTTPServer, Request
 
 __all__ = ["FakeCallControl", "RecordedRequest"]
@@ -105,12 +109,15 @@ class RecordedRequest:
     method: str
     path: str
     action: str | None
-    """``dial``, an action name, ``get`` -- or ``None`` for an unknown path."""
+    """``dial``, an action name, ``get``, an account route (``balance``, ``phone_numbers``,
+    ``get_application``, ``update_application``) -- or ``None`` for an unknown path."""
     call_control_id: str | None
     body: Any
     authorized: bool
     status: int = 0
     duplicate: bool = False
+    query: dict[str, str] = attrs.field(factory=dict)
+    """The decoded query string."""
 
 
 @attrs.define
@@ -135,6 +142,7 @@ class FakeCallControl:
         self.calls: dict[str, _Call] = {}
         self._failures: dict[str, list[JsonReply]] = {}
         self._command_ids: dict[tuple[str, str], float] = {}
+        self.account = FakeAccount()
         self._server = MiniHTTPServer(self._handle)
 
     @property
@@ -153,6 +161,17 @@ class FakeCallControl:
     def register_call(self, call_control_id: str, direction: str = "incoming") -> None:
         self.calls[call_control_id] = _Call(direction)
 
+    def add_application(self, id: str | None = None, **fields: Any) -> FakeApplication:
+        """A Call Control Application (``application_name=``, ``webhook_event_url=``, ``active=``,
+        ``webhook_api_version=``); ``id`` is the ``TELNYX_CONNECTION_ID`` to use."""
+        return self.account.add_application(id, **fields)
+
+    def add_number(
+        self, phone_number: str, connection_id: str | None = None, **fields: Any
+    ) -> FakePhoneNumber:
+        """A phone number of the account (E.164), assigned to ``connection_id`` (or to nothing)."""
+        return self.account.add_number(phone_number, connection_id, **fields)
+
     def end(self, call_control_id: str) -> None:
         call = self.calls.get(call_control_id)
         if call is not None:
@@ -167,7 +186,8 @@ class FakeCallControl:
         title: str = "Unexpected error",
         times: int = 1,
     ) -> None:
-        """The next ``times`` requests for ``action`` (or ``"dial"``) fail with this error."""
+        """The next ``times`` requests for ``action`` (or ``"dial"``, or an account route: ``"balance"``,
+        ``"phone_numbers"``, ``"get_application"``, ``"update_application"``) fail with this error."""
         self._failures.setdefault(action, []).extend([_error(status, code, title)] * times)
 
     def commands(
@@ -194,11 +214,21 @@ class FakeCallControl:
 
     def _route(self, request: Request, record: RecordedRequest) -> JsonReply:
         record.authorized = request.headers.get("authorization") == f"Bearer {self.api_key}"
-        parts = request.path.split("?")[0].strip("/").split("/")
-        if parts[:2] != ["v2", "calls"]:
+        target = urlsplit(request.path)
+        record.query = dict(parse_qsl(target.query, keep_blank_values=True))
+        parts = target.path.strip("/").split("/")
+        account = account_action(request.method, parts) if parts[:1] == ["v2"] else None
+        if parts[:2] != ["v2", "calls"] and account is None:
             return _error(404, "10005", "Resource not found")
         if not record.authorized:
             return _error(401, "10009", "Authentication failed", "The API key is missing or invalid.")
+        if account is not None:
+            record.action = account
+            try:
+                record.body = json.loads(request.body) if request.body else None
+            except ValueError:
+                return _error(400, "10015", "Bad request", "The request body is not valid JSON.")
+            return self._injected(account) or self.account.handle(account, parts, record.query, record.body)
         if request.method == "GET" and len(parts) == 3:
             record.action, record.call_control_id = "get", unquote(parts[2])
             call = self.calls.get(record.call_control_id)

@@ -144,6 +144,11 @@ class TelnyxSimulator:
         self.webhook_delay_s = webhook_delay_s
         self.speak_ms_per_word = speak_ms_per_word
         self.api = FakeCallControl(api_key=api_key, on_dial=self._on_dial, on_command=self._on_command)
+        self.api.add_application(  # the application our numbers are on, already pointing at public_host
+            connection_id,
+            application_name="Patter simulator",
+            webhook_event_url=f"https://{public_host}/webhooks/telnyx/voice",
+        )
         self.webhooks = WebhookSender(public_url=f"https://{public_host}/webhooks/telnyx/voice")
         self.calls: dict[str, SimCall] = {}
         self.callees: dict[str, Callee] = {}

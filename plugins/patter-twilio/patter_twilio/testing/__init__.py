@@ -5,7 +5,8 @@
   mark echoes after playback, ``clear``, DTMF, hang-up).
 * :class:`TwilioCallerDialect` -- Twilio's frames from Twilio's side.
 * :class:`FakeTwilioAPI` -- the REST API on a loopback port, which also "runs" the calls it creates
-  (status callbacks, machine detection, media) as scripted by :class:`CallScript`.
+  (status callbacks, machine detection, media) as scripted by :class:`CallScript`, and serves the
+  Account and the numbers (:class:`FakeNumber`) that ``configure_number`` / ``doctor`` use.
 * :func:`twilio_env` -- a whole deployment on loopback (fake API + Patter server + agent).
 * :class:`TwilioSimulator` -- the core's ``CarrierSimulator`` for ``simulate_call`` / ``patter-core demo``.
 
@@ -22,6 +23,7 @@ Typical use::
 from patter_twilio.testing.fake_api import FakeTwilioAPI
 from patter_twilio.testing.harness import TwilioEnv, twilio_env
 from patter_twilio.testing.network import TwilioSimulator
+from patter_twilio.testing.numbers import FakeNumber
 from patter_twilio.testing.records import CallScript, FakeCall, RecordedCallback, RecordedRequest
 from patter_twilio.testing.simulator import (
     DEFAULT_ACCOUNT_SID,
@@ -40,6 +42,7 @@ __all__ = [
     "DEFAULT_AUTH_TOKEN",
     "CallScript",
     "FakeCall",
+    "FakeNumber",
     "FakeTwilioAPI",
     "PublicAddress",
     "RecordedCallback",

@@ -13,7 +13,11 @@ REST (``base_url = api.base_url``), HTTP Basic auth checked (401 ``20003`` other
   media stream gets ``stop`` and is closed; unknown or ended calls get 404 ``20404`` (or the
   ``ended_call_error`` you choose, e.g. ``(400, 21220)``);
 * ``GET .../Calls/{sid}.json`` -> the call resource;
-* ``POST .../Calls/{sid}/Recordings.json`` -> 201 ``RE...`` recording.
+* ``POST .../Calls/{sid}/Recordings.json`` -> 201 ``RE...`` recording;
+* ``GET /2010-04-01/Accounts/{sid}.json`` (the Account) and ``IncomingPhoneNumbers`` list/fetch/update
+  (:mod:`patter_twilio.testing.numbers`): seed numbers with ``api.add_number("+1...", voice_url=...)``;
+  the Account's ``friendly_name``/``status``/``type`` are ``api.account_name``/``account_status``/
+  ``account_type``.
 
 Everything is observable: ``api.requests`` (every REST request: method, path, form, auth ok),
 ``api.calls`` (status history, updates, recordings, simulator), ``api.callbacks`` (every webhook the
@@ -37,6 +41,7 @@ import httpx
 
 from patter_core.server.runner import bind_socket, run_hypercorn
 from patter_twilio.signature import compute_signature
+from patter_twilio.testing.numbers import FakeNumber
 from patter_twilio.testing.records import (
     TERMINAL,
     CallScript,
@@ -55,7 +60,7 @@ from patter_twilio.testing.simulator import (
     parse_stream_twiml,
 )
 
-__all__ = ["CallScript", "FakeCall", "FakeTwilioAPI", "RecordedCallback", "RecordedRequest"]
+__all__ = ["CallScript", "FakeCall", "FakeNumber", "FakeTwilioAPI", "RecordedCallback", "RecordedRequest"]
 
 log = logging.getLogger("patter.twilio.fake")
 
@@ -70,8 +75,13 @@ class FakeTwilioAPI:
         server: str | None = None,
         ended_call_error: tuple[int, int] = (404, 20404),
         default_script: CallScript | None = None,
+        account_name: str = "Patter test account",
+        account_status: str = "active",
+        account_type: str = "Full",
     ) -> None:
         self.account_sid, self.auth_token = account_sid, auth_token
+        self.account_name, self.account_status, self.account_type = account_name, account_status, account_type
+        self.numbers: dict[str, FakeNumber] = {}
         self.webhook_url = webhook_url
         self.server = server
         self.ended_call_error = ended_call_error
@@ -132,17 +142,30 @@ class FakeTwilioAPI:
 
     # -- knobs -----------------------------------------------------------------------------------
 
+    def add_number(self, phone_number: str, **fields: Any) -> FakeNumber:
+        """Give the account a number (E.164); ``fields`` as in :class:`FakeNumber` (``voice_url=``,
+        ``voice_method=``, ``voice_application_sid=``, ``trunk_sid=``, ``status_callback=`` ...)."""
+        number = FakeNumber(phone_number=phone_number, **fields)
+        self.numbers[number.sid] = number
+        return number
+
+    def number(self, phone_number: str) -> FakeNumber:
+        """The seeded number with this E.164 value."""
+        return next(n for n in self.numbers.values() if n.phone_number == phone_number)
+
     def script(self, to: str, script: CallScript) -> None:
         self.scripts[to] = script
 
     def fail_next(
         self, kind: str, status: int = 500, code: int = 20500, message: str = "Internal Server Error"
     ) -> None:
-        """Fail the next ``kind`` request (``create``, ``update``, ``recording``) with a Twilio error."""
+        """Fail the next ``kind`` request (``create``, ``update``, ``recording``, ``fetch``, ``account``,
+        ``numbers``, ``number``, ``number-update``) with a Twilio error."""
         self._failures.setdefault(kind, []).append((status, code, message))
 
     def requests_of(self, kind: str) -> list[RecordedRequest]:
-        """REST requests by kind: ``create``, ``update``, ``recording``, ``fetch``."""
+        """REST requests by kind: ``create``, ``update``, ``recording``, ``fetch``, ``account``, ``numbers``,
+        ``number``, ``number-update``."""
         return [r for r in self.requests if request_kind(r.method, r.path) == kind]
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import attrs
-from quart import Response
+from quart import Response, request
 
 from patter_twilio.testing.simulator import TwilioCallerSimulator
+
+if TYPE_CHECKING:
+    from patter_twilio.testing.fake_api import FakeTwilioAPI
 
 __all__ = [
     "TERMINAL",
@@ -17,6 +22,7 @@ __all__ = [
     "FakeCall",
     "RecordedCallback",
     "RecordedRequest",
+    "begin",
     "finish",
     "json_response",
     "request_kind",
@@ -48,9 +54,15 @@ class RecordedRequest:
     form: list[tuple[str, str]]
     auth_ok: bool
     status: int = 0
+    query: list[tuple[str, str]] = attrs.field(factory=list)
+    """The decoded query string (``+`` reads as a space, as on Twilio: encode it as ``%2B``)."""
 
     def field(self, name: str) -> str | None:
         return next((v for k, v in self.form if k == name), None)
+
+    def param(self, name: str) -> str | None:
+        """A query-string parameter."""
+        return next((v for k, v in self.query if k == name), None)
 
     def fields(self, name: str) -> list[str]:
         return [v for k, v in self.form if k == name]
@@ -122,8 +134,48 @@ def finish(record: RecordedRequest, response: Response) -> Response:
 
 
 def request_kind(method: str, path: str) -> str:
+    if path.endswith("/IncomingPhoneNumbers.json"):
+        return "numbers"
+    if "/IncomingPhoneNumbers/" in path:
+        return "number" if method == "GET" else "number-update"
+    if path.count("/") == 3 and path.startswith("/2010-04-01/Accounts/"):
+        return "account"
     if path.endswith("/Recordings.json"):
         return "recording"
     if path.endswith("/Calls.json"):
         return "create"
     return "fetch" if method == "GET" else "update"
+
+
+def _auth_ok(api: FakeTwilioAPI, account: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return user == api.account_sid == account and password == api.auth_token
+
+
+async def begin(api: FakeTwilioAPI, kind: str, account: str) -> tuple[RecordedRequest, Response | None]:
+    """Record the request, then answer 401 ``20003`` for bad Basic auth or an injected failure of ``kind``
+    (``None`` lets the route handle it)."""
+    data = await request.get_data(cache=True)
+    body = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    record = RecordedRequest(
+        request.method,
+        request.path,
+        parse_qsl(body, keep_blank_values=True),
+        _auth_ok(api, account),
+        query=parse_qsl(request.query_string.decode("utf-8", "replace"), keep_blank_values=True),
+    )
+    api.requests.append(record)
+    api._changed.set()
+    if not record.auth_ok:
+        return record, twilio_error(401, 20003, "Authenticate")
+    failures = api._failures.get(kind)
+    if failures:
+        status, code, message = failures.pop(0)
+        return record, twilio_error(status, code, message)
+    return record, None

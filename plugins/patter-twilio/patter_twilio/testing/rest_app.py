@@ -1,17 +1,17 @@
-"""The fake Twilio's REST routes: Basic auth, Calls.json create/fetch/update, Recordings.json."""
+"""The fake Twilio's REST routes: Basic auth, Calls.json create/fetch/update, Recordings.json (and, from
+:mod:`patter_twilio.testing.numbers`, the Account and IncomingPhoneNumbers)."""
 
 from __future__ import annotations
 
-import base64
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
 
 from quart import Quart, Response, request
 
+from patter_twilio.testing.numbers import add_number_routes
 from patter_twilio.testing.records import (
     TERMINAL,
     FakeCall,
-    RecordedRequest,
+    begin,
     finish,
     json_response,
     twilio_error,
@@ -24,34 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["build_app"]
 
 
-def _auth_ok(api: FakeTwilioAPI, account: str) -> bool:
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Basic "):
-        return False
-    try:
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-    except (ValueError, UnicodeDecodeError):
-        return False
-    return user == api.account_sid == account and password == api.auth_token
-
-
-async def _begin(api: FakeTwilioAPI, kind: str, account: str) -> tuple[RecordedRequest, Response | None]:
-    data = await request.get_data(cache=True)
-    body = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    record = RecordedRequest(
-        request.method, request.path, parse_qsl(body, keep_blank_values=True), _auth_ok(api, account)
-    )
-    api.requests.append(record)
-    api._changed.set()
-    if not record.auth_ok:
-        return record, twilio_error(401, 20003, "Authenticate")
-    failures = api._failures.get(kind)
-    if failures:
-        status, code, message = failures.pop(0)
-        return record, twilio_error(status, code, message)
-    return record, None
-
-
 def build_app(api: FakeTwilioAPI) -> Quart:
     """The REST routes of :class:`FakeTwilioAPI` (PROTOCOLS §1.10.6, §8.3)."""
     app = Quart("fake-twilio")
@@ -59,7 +31,7 @@ def build_app(api: FakeTwilioAPI) -> Quart:
 
     @app.post(f"{root}/Calls.json")
     async def create(account: str) -> Response:
-        record, failed = await _begin(api, "create", account)
+        record, failed = await begin(api, "create", account)
         if failed is not None:
             return finish(record, failed)
         params: dict[str, list[str]] = {}
@@ -81,7 +53,7 @@ def build_app(api: FakeTwilioAPI) -> Quart:
 
     @app.get(f"{root}/Calls/<sid>.json")
     async def fetch(account: str, sid: str) -> Response:
-        record, failed = await _begin(api, "fetch", account)
+        record, failed = await begin(api, "fetch", account)
         if failed is not None:
             return finish(record, failed)
         call = api.calls.get(sid)
@@ -93,7 +65,7 @@ def build_app(api: FakeTwilioAPI) -> Quart:
 
     @app.post(f"{root}/Calls/<sid>.json")
     async def update(account: str, sid: str) -> Response:
-        record, failed = await _begin(api, "update", account)
+        record, failed = await begin(api, "update", account)
         if failed is not None:
             return finish(record, failed)
         call = api.calls.get(sid)
@@ -117,7 +89,7 @@ def build_app(api: FakeTwilioAPI) -> Quart:
 
     @app.post(f"{root}/Calls/<sid>/Recordings.json")
     async def recording(account: str, sid: str) -> Response:
-        record, failed = await _begin(api, "recording", account)
+        record, failed = await begin(api, "recording", account)
         if failed is not None:
             return finish(record, failed)
         call = api.calls.get(sid)
@@ -138,4 +110,5 @@ def build_app(api: FakeTwilioAPI) -> Quart:
         }
         return finish(record, json_response(body, 201))
 
+    add_number_routes(app, api)
     return app
