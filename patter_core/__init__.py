@@ -17,9 +17,12 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from patter_core import logmask as _logmask
 from patter_core.hookspecs import hookimpl
 
 __version__ = "0.1.0"
+
+_logmask.install()  # phone numbers and secrets never reach a log (opt out: PATTER_LOG_UNMASKED=1)
 
 __all__ = [
     "Agent",

@@ -49,7 +49,12 @@ def register(commands: Any) -> None:
     commands.add(
         "serve", _serve, help="serve an agent: patter-core serve MODULE:ATTR", configure=_configure_serve
     )
-    commands.add("demo", _demo, help="run a complete simulated phone call, offline", configure=_configure_demo)
     commands.add(
-        "doctor", _doctor, help="check plugins, keys, webhook URL, port and carrier", configure=_configure_doctor
+        "demo", _demo, help="run a complete simulated phone call, offline", configure=_configure_demo
+    )
+    commands.add(
+        "doctor",
+        _doctor,
+        help="check plugins, keys, webhook URL, port and carrier",
+        configure=_configure_doctor,
     )

@@ -31,8 +31,12 @@ SYSTEM_PROMPT = "You are the receptionist of Bella Hair Salon. Book appointments
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--carrier", default=None, help="carrier whose simulator to use (default: the default carrier)")
-    parser.add_argument("--record", default="patter-demo.wav", help="stereo WAV of the call (default patter-demo.wav)")
+    parser.add_argument(
+        "--carrier", default=None, help="carrier whose simulator to use (default: the default carrier)"
+    )
+    parser.add_argument(
+        "--record", default="patter-demo.wav", help="stereo WAV of the call (default patter-demo.wav)"
+    )
     parser.add_argument("--script", default=None, help="a text file with the caller's lines, one per line")
     parser.add_argument("--quiet", action="store_true", help="print only the result and the latency table")
 
@@ -74,7 +78,13 @@ def _printer(quiet: bool, t0: float) -> Any:
             who = "caller" if payload["role"] == "caller" else "agent "
             cut = " (interrupted)" if payload.get("interrupted") else ""
             print(f"{stamp} {who}: {payload['text']}{cut}", flush=True)
-        elif kind == "event" and payload["type"] in ("tool_call", "tool_result", "hangup", "transfer", "barge_in"):
+        elif kind == "event" and payload["type"] in (
+            "tool_call",
+            "tool_result",
+            "hangup",
+            "transfer",
+            "barge_in",
+        ):
             print(f"{stamp}   · {_describe(payload['type'], payload['data'])}", flush=True)
 
     return on_event
@@ -124,25 +134,37 @@ async def _demo(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     record_path = args.record_path
     result = await simulate_call(
-        agent, script, carrier=args.carrier, registry=registry, recording_path=record_path,
+        agent,
+        script,
+        carrier=args.carrier,
+        registry=registry,
+        recording_path=record_path,
         on_event=_printer(args.quiet, t0),
     )
     booked = "book_appointment" in result.tool_calls
     completed = booked and result.hung_up_by_agent
-    print(f"\ncall over a simulated {result.carrier} line: {result.record.duration_s:.1f} s, "
-          f"ended: {result.record.end_reason}", flush=True)
+    print(
+        f"\ncall over a simulated {result.carrier} line: {result.record.duration_s:.1f} s, "
+        f"ended: {result.record.end_reason}",
+        flush=True,
+    )
     print("\nlatency per turn (end of caller speech -> first agent audio on the wire):")
     print(latency_table(result))
     print(f"\nrecording (stereo: caller left, agent right): {record_path}")
     if not completed:
-        print("the conversation did not complete: " + ("no booking" if not booked else "the agent did not hang up"),
-              file=sys.stderr)
+        print(
+            "the conversation did not complete: "
+            + ("no booking" if not booked else "the agent did not hang up"),
+            file=sys.stderr,
+        )
     return 0 if completed else 1
 
 
 def run(args: argparse.Namespace) -> int:
     args.script_lines = None
     if args.script:
-        args.script_lines = [line.strip() for line in Path(args.script).read_text().splitlines() if line.strip()]
+        args.script_lines = [
+            line.strip() for line in Path(args.script).read_text().splitlines() if line.strip()
+        ]
     args.record_path = str(Path(args.record).resolve())
     return asyncio.run(_demo(args))

@@ -95,6 +95,7 @@ class Patter:
         registry: Registry | None = None,
         secret: str | None = None,
         recordings_dir: str | None = None,
+        records_dir: str | None = None,
     ) -> None:
         self.registry = registry or default_registry()
         if isinstance(carrier, str):
@@ -111,6 +112,8 @@ class Patter:
         secret_bytes, self.secret_shared = resolve_secret(secret)
         self.tokens = CallTokens(secret_bytes)
         self.recordings_dir = recordings_dir
+        self.records_dir = records_dir or os.environ.get("PATTER_RECORDS_DIR") or None
+        """Each call's record is appended here as JSON lines while the call runs (``<call id>.jsonl``)."""
         self._host: Any = None
         self._ready = asyncio.Event()
         self._stop: asyncio.Event | None = None
@@ -168,6 +171,8 @@ class Patter:
         def make_session(channel: MediaChannel) -> CallSession:
             call_agent = self._call_agents.pop(channel.call.call_id, agent)
             per_call = attrs.evolve(options)
+            if self.records_dir and not per_call.records_dir:
+                per_call.records_dir = self.records_dir
             if self.recordings_dir:
                 os.makedirs(self.recordings_dir, exist_ok=True)
                 per_call.recording_path = os.path.join(
@@ -217,6 +222,8 @@ class Patter:
         finally:
             if not serve_task.done():
                 await self._shutdown(serve_task)
+            elif self.carrier is not None:  # stopped cleanly: release the carrier's clients and tasks
+                await self.carrier.aclose()
             self._ready.clear()
             self._host = None
 

@@ -139,11 +139,19 @@ async def _call(handler: Handler, kwargs: dict[str, Any]) -> Any:
 def _parse_arguments(arguments: str | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(arguments, Mapping):
         return dict(arguments)
-    text = (arguments or "").strip() or "{}"
+    if arguments is None:
+        arguments = ""
+    if isinstance(arguments, bytes | bytearray):
+        arguments = arguments.decode("utf-8", errors="replace")
+    if not isinstance(arguments, str):  # a provider handed over something other than JSON text
+        raise ValueError(f"arguments must be a JSON object, got {type(arguments).__name__}")
+    text = arguments.strip() or "{}"
     try:
         value = json.loads(text)
     except ValueError as exc:
         raise ValueError(f"arguments are not valid JSON ({exc.args[0]})") from None
+    except RecursionError:  # absurdly deep nesting: the model's text, never worth a crash
+        raise ValueError("arguments are nested too deeply") from None
     if not isinstance(value, dict):
         raise ValueError("arguments must be a JSON object")
     return value
@@ -153,6 +161,58 @@ def _check_required(args: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
     missing = [name for name in schema.get("required", []) if name not in args]
     if missing:
         raise ValueError(f"missing required argument(s): {', '.join(missing)}")
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return
+    required = schema.get("required", [])
+    for name, value in args.items():
+        spec = properties.get(name)
+        if value is None and name not in required:
+            continue  # an optional argument left out explicitly (OpenAI's strict mode sends null)
+        if isinstance(spec, Mapping) and not _matches(value, spec):
+            raise ValueError(f"{name} must be {_describe(spec)}, got {json.dumps(value, default=str)[:60]}")
+
+
+_JSON_TYPES: Mapping[str, Callable[[Any], bool]] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+    "null": lambda v: v is None,
+}
+
+
+def _matches(value: Any, spec: Mapping[str, Any], depth: int = 0) -> bool:
+    """Whether ``value`` fits the (simple) JSON schema ``spec`` that ``@tool`` generates: ``type``,
+    ``enum``, ``anyOf`` and array ``items``. Handlers can then trust their type hints, whatever the
+    model (or a prompt injection) sends; unknown schema keywords are not checked."""
+    if depth > 20:
+        return True
+    if "anyOf" in spec and isinstance(spec["anyOf"], list):
+        return any(isinstance(s, Mapping) and _matches(value, s, depth + 1) for s in spec["anyOf"])
+    if "enum" in spec and isinstance(spec["enum"], list) and value not in spec["enum"]:
+        return False
+    kind = spec.get("type")
+    check = _JSON_TYPES.get(kind) if isinstance(kind, str) else None
+    if check is not None and not check(value):
+        return False
+    items = spec.get("items")
+    if kind == "array" and isinstance(items, Mapping) and items:
+        return all(_matches(item, items, depth + 1) for item in value)
+    return True
+
+
+def _describe(spec: Mapping[str, Any]) -> str:
+    if isinstance(spec.get("enum"), list):
+        return "one of " + ", ".join(json.dumps(v) for v in spec["enum"])
+    if isinstance(spec.get("anyOf"), list):
+        return " or ".join(_describe(s) for s in spec["anyOf"] if isinstance(s, Mapping))
+    kind = spec.get("type", "a value")
+    if kind == "array" and isinstance(spec.get("items"), Mapping) and spec["items"].get("type"):
+        return f"an array of {spec['items']['type']}"
+    return f"a {kind}" if kind != "integer" else "an integer"
 
 
 def _serialise(value: Any) -> str:
@@ -232,7 +292,7 @@ def _schema_for(func: Handler, docs: Mapping[str, str]) -> tuple[dict[str, Any],
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         hint = hints.get(pname, str)
-        if hint is ToolContext:
+        if hint is ToolContext or (_is_optional(hint) and ToolContext in get_args(hint)):
             context_param = pname
             continue
         schema = _json_type(hint)

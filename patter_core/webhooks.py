@@ -60,11 +60,13 @@ def verify_signature(
     """Receiver side: constant-time check of :data:`SIGNATURE_HEADER` and the timestamp window."""
     try:
         ts = int(timestamp)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
     if abs((now if now is not None else time.time()) - ts) > tolerance_s:
         return False
-    return hmac.compare_digest(sign_body(secret, ts, body), signature or "")
+    if not isinstance(signature, str) or not signature.isascii():
+        return False  # hmac.compare_digest raises TypeError on non-ASCII text
+    return hmac.compare_digest(sign_body(secret, ts, body), signature)
 
 
 def _address_allowed(address: str) -> bool:

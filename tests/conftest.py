@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
+from patter_core.testing.leaks import SERVER_KEEPALIVE_TIMERS, LeakCheck
 
 
 class PluginSite:
@@ -46,9 +48,19 @@ def plugin_site(tmp_path: Path) -> Iterator[PluginSite]:
 
 
 @pytest.fixture
-def no_task_leaks() -> Iterator[None]:
-    """Fail if a test leaves asyncio tasks of a call running."""
-    yield
+async def no_leaks(request: pytest.FixtureRequest) -> AsyncIterator[LeakCheck]:
+    """Fail if the test leaves asyncio tasks, sockets or open files behind (see
+    :mod:`patter_core.testing.leaks`). Request it *last* so servers started by earlier fixtures
+    belong to the baseline; it checks before they are torn down (and not after a failed test,
+    whose own error matters more)."""
+    failed = request.session.testsfailed
+    check = LeakCheck(ignore_coroutines=SERVER_KEEPALIVE_TIMERS).start()
+    yield check
+    if request.session.testsfailed == failed:
+        await check.check()
+
+
+no_task_leaks = no_leaks
 
 
 async def settle() -> None:

@@ -265,6 +265,12 @@ class CallHost(abc.ABC):
         """The voicemail message configured for an outbound call, if any."""
         return None
 
+    @property
+    def accepting_calls(self) -> bool:
+        """``False`` once the server is shutting down: carriers refuse new inbound calls (busy)
+        instead of answering calls whose media stream would be refused."""
+        return True
+
 
 class Carrier(abc.ABC):
     """A telephony carrier provider."""

@@ -66,6 +66,8 @@ class HttpRequest:
             return json.loads(self.body)
         except (UnicodeDecodeError, ValueError) as exc:
             raise BadRequest(f"malformed JSON body: {exc}") from None
+        except RecursionError:  # e.g. 256 KiB of "[": a 400, not a 500
+            raise BadRequest("malformed JSON body: nested too deeply") from None
 
 
 @attrs.frozen

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 from patter_core.audio.format import AudioFormat
 from patter_core.interfaces.carrier import (
+    AudioReceived,
     CallInfo,
     MalformedFrame,
     MediaChannel,
@@ -31,6 +32,9 @@ log = logging.getLogger("patter.media")
 
 _LOG_FIRST = 5
 _LOG_EVERY = 100
+MAX_FRAME_BYTES = 64 * 1024
+"""Media frames larger than this are dropped unparsed (a carrier's 20 ms frame is a few hundred bytes;
+its ``start`` a few kilobytes): a peer cannot make the server decode megabytes of JSON and base64."""
 
 
 class _DropLog:
@@ -46,6 +50,20 @@ class _DropLog:
             log.warning("%s: dropped malformed media frame #%d: %s", self.label, self.count, error)
 
 
+def _parse(dialect: MediaDialect, message: str | bytes) -> MediaEvent | StreamStart | None:
+    """``dialect.parse`` with the channel's guarantees: oversized frames are refused before parsing,
+    and a dialect that raises something other than :class:`MalformedFrame` (a bug in a carrier
+    plugin, or ``RecursionError`` from absurdly nested JSON) drops that frame instead of the call."""
+    if len(message) > MAX_FRAME_BYTES:
+        raise MalformedFrame(f"frame of {len(message)} bytes exceeds the {MAX_FRAME_BYTES}-byte limit")
+    try:
+        return dialect.parse(message)
+    except MalformedFrame:
+        raise
+    except Exception as exc:
+        raise MalformedFrame(f"{type(dialect).__name__}.parse failed: {type(exc).__name__}") from exc
+
+
 async def accept_stream(
     ws: WebSocketConnection, dialect: MediaDialect, *, timeout: float = 10.0, label: str = "media"
 ) -> StreamStart | None:
@@ -56,7 +74,7 @@ async def accept_stream(
         while True:
             message = await ws.receive()
             try:
-                parsed = dialect.parse(message)
+                parsed = _parse(dialect, message)
             except MalformedFrame as exc:
                 dropped(exc)
                 continue
@@ -95,14 +113,15 @@ class JsonMediaChannel(MediaChannel):
         return self._dropped.count
 
     async def events(self) -> AsyncIterator[MediaEvent]:
-        receive, parse = self._ws.receive, self._dialect.parse
+        receive, dialect = self._ws.receive, self._dialect
+        width = self.format.sample_width * self.format.channels
         while True:
             try:
                 message = await receive()
             except WebSocketClosed:
                 return  # a close without stop is a normal hang-up
             try:
-                event = parse(message)
+                event = _parse(dialect, message)
             except MalformedFrame as exc:
                 self._dropped(exc)
                 continue
@@ -110,6 +129,12 @@ class JsonMediaChannel(MediaChannel):
                 continue
             if isinstance(event, StreamStart):
                 self._dropped(MalformedFrame("a second start on the same stream"))
+                continue
+            if type(event) is AudioReceived and len(event.payload) % width:
+                # each frame holds whole samples; a stray byte would misalign everything after it
+                self._dropped(
+                    MalformedFrame(f"audio payload of {len(event.payload)} bytes is not whole samples")
+                )
                 continue
             self.frames_in += 1
             yield event

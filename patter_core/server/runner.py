@@ -48,6 +48,9 @@ async def run_hypercorn(
     shutdown: asyncio.Event,
     graceful_timeout: float = 10.0,
 ) -> None:
+    from patter_core.server import hypercorn_fixes
+
+    hypercorn_fixes.apply()
     config = Config()
     config.bind = [f"fd://{os.dup(sock.fileno())}"]  # hypercorn owns (and closes) the duplicate
     config.accesslog = None

@@ -73,8 +73,8 @@ class CallTokens:
 
     def verify(self, token: str | None, call_id: str) -> Mapping[str, str] | None:
         """The claims when ``token`` is authentic, unexpired and issued for ``call_id``; else None."""
-        if not token or not isinstance(token, str) or len(token) > 4096:
-            return None
+        if not token or not isinstance(token, str) or len(token) > 4096 or not token.isascii():
+            return None  # (hmac.compare_digest raises TypeError on non-ASCII text: refuse it first)
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != _PREFIX:
             return None

@@ -32,7 +32,7 @@ from patter_core.audio import (
     pcm16_from_bytes,
     pcm16_to_bytes,
 )
-from patter_core.errors import CarrierError, PatterError
+from patter_core.errors import CarrierError, PatterError, ProviderError
 from patter_core.interfaces.carrier import (
     AudioReceived,
     CallInfo,
@@ -46,14 +46,19 @@ from patter_core.interfaces.carrier import (
 from patter_core.session.player import Player
 from patter_core.session.record import CallRecord, RecordSink
 from patter_core.session.scope import TaskScope
+from patter_core.session.stall import ProviderStalled
 from patter_core.session.system_tools import system_tools
 from patter_core.tools import Tool, ToolContext, ToolResult
 
-__all__ = ["APOLOGY", "CallSession", "SessionOptions"]
+__all__ = ["APOLOGY", "SHUTDOWN_MESSAGE", "CallSession", "SessionOptions"]
 
 log = logging.getLogger("patter.session")
 
 APOLOGY = "Sorry, we're having technical difficulties. Please call back in a few minutes. Goodbye."
+_CARRIER_TIMEOUT_S = 10.0
+"""Longest wait for a carrier's hang-up request; the stream is closed from our side after it."""
+SHUTDOWN_MESSAGE = "Sorry, we have to end this call now. Please call back in a moment. Goodbye."
+"""Spoken by the carrier to callers still on the line when the server shuts down."""
 
 
 @attrs.define(kw_only=True)
@@ -69,6 +74,14 @@ class SessionOptions:
     recording_path: str | None = None
     """Write a stereo WAV (caller left, agent right) here."""
     record_sink: RecordSink | None = None
+    records_dir: str | None = None
+    """Append the call record to ``<records_dir>/<call id>.jsonl`` entry by entry, as it happens
+    (see :mod:`patter_core.session.record_sink`)."""
+    connect_timeout_s: float = 15.0
+    """Longest wait for the call's providers to connect; then the caller hears the apology."""
+    stall_timeout_s: float | None = 15.0
+    """Longest silence of a provider that owes the call something (an engine reply in progress, the
+    next piece of an LLM reply, the next chunk of speech) before it counts as failed."""
 
 
 class CallSession:
@@ -90,7 +103,12 @@ class CallSession:
         self.carrier = carrier
         self.call: CallInfo = channel.call
         self.options = options
-        self.record = CallRecord(call=self.call, mode=agent.mode, sink=options.record_sink)
+        sink = options.record_sink
+        if options.records_dir:
+            from patter_core.session.record_sink import JsonlRecordSink, tee_sinks
+
+            sink = tee_sinks(sink, JsonlRecordSink(options.records_dir, self.call, mode=agent.mode))
+        self.record = CallRecord(call=self.call, mode=agent.mode, sink=sink)
         self.scope = TaskScope(f"call-{self.call.call_id}")
         self.tracker = PlaybackTracker()
         self.recorder: StereoRecorder | None = None
@@ -117,6 +135,8 @@ class CallSession:
         self._end_reason: str | None = None
         self._ending: str | None = None
         """Why the call is about to end from our side (a hang-up or transfer in progress)."""
+        self._failure: str | None = None
+        """Set by :meth:`fail`: a provider failed beyond recovery; :meth:`run` apologises and ends."""
         self._t0 = asyncio.get_running_loop().time()
         self.mode = self._make_mode(on_message)
 
@@ -138,18 +158,29 @@ class CallSession:
         self.scope.spawn(self.player.run(), name="player")
         try:
             async with asyncio.timeout(self.agent.max_call_duration_s):
-                await self.mode.start()
-                mode_task = self.scope.spawn(self.mode.run(), name="mode")
+                starting = self.scope.spawn(self._start_mode(), name="mode-start")
                 ended = self.scope.spawn(self._ended.wait(), name="end-signal")
-                done, _ = await asyncio.wait({reader, mode_task, ended}, return_when=asyncio.FIRST_COMPLETED)
-                if reader in done:
+                await asyncio.wait({reader, starting, ended}, return_when=asyncio.FIRST_COMPLETED)
+                if self._failure is not None:
+                    raise ProviderError(self._failure)
+                if not starting.done():  # the caller hung up (or the call ended) while providers connected
                     self.end(self._ending or "caller hung up")
-                elif mode_task in done and not mode_task.cancelled():
-                    error = mode_task.exception()
-                    if error is not None:
-                        raise error
-                    if not self.ended:  # the engine closed the conversation itself
-                        await self.hang_up("the engine ended the conversation")
+                else:
+                    starting.result()  # a provider that could not connect: raises (apology below)
+                    mode_task = self.scope.spawn(self.mode.run(), name="mode")
+                    done, _ = await asyncio.wait(
+                        {reader, mode_task, ended}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if self._failure is not None:
+                        raise ProviderError(self._failure)
+                    if reader in done:
+                        self.end(self._ending or "caller hung up")
+                    elif mode_task in done and not mode_task.cancelled():
+                        error = mode_task.exception()
+                        if error is not None:
+                            raise error
+                        if not self.ended:  # the engine closed the conversation itself
+                            await self.hang_up("the engine ended the conversation")
         except TimeoutError:
             log.info("call %s reached max_call_duration_s", self.call.call_id)
             await self._hangup_quietly(
@@ -169,6 +200,30 @@ class CallSession:
         finally:
             await asyncio.shield(self._shutdown())
         return self.record
+
+    async def _start_mode(self) -> None:
+        """Connect the mode's providers, bounded by ``connect_timeout_s`` (a stalled connect is a failure)."""
+        timeout = self.options.connect_timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                await self.mode.start()
+        except TimeoutError:
+            raise ProviderStalled("the call's providers (connecting)", timeout) from None
+
+    def fail(self, reason: str) -> None:
+        """A provider failed beyond recovery (called from the mode's tasks): :meth:`run` speaks the
+        apology through the carrier and ends the call."""
+        if self._failure is None:
+            self._failure = reason
+        self._ended.set()
+
+    async def shut_down(self, message: str | None = SHUTDOWN_MESSAGE) -> None:
+        """End the call because the server is stopping: the carrier says ``message`` and hangs up."""
+        if self.ended:
+            return
+        self.record.add_event("hangup", reason="server shutdown", message=message)
+        self._ending = "server shutdown"
+        await self._hangup_quietly("server shutdown", message=message, end_first=False)
 
     def end(self, reason: str) -> None:
         """Ask the call to end (the first reason given wins)."""
@@ -192,14 +247,18 @@ class CallSession:
             self.recorder.close()
         self.record.finish(self._end_reason or "call ended")
 
-    async def _hangup_quietly(self, reason: str, *, message: str | None = None) -> None:
-        self.end(reason)
-        if self.carrier is None:
-            return
+    async def _hangup_quietly(
+        self, reason: str, *, message: str | None = None, end_first: bool = True
+    ) -> None:
+        if end_first:
+            self.end(reason)
         try:
-            await asyncio.wait_for(self.carrier.hangup(self.call, message=message), 10)
+            if self.carrier is not None:
+                await asyncio.wait_for(self.carrier.hangup(self.call, message=message), _CARRIER_TIMEOUT_S)
         except Exception as exc:
             log.warning("call %s: hang-up failed: %s", self.call.call_id, exc)
+        finally:
+            self.end(reason)
 
     # -- media in ------------------------------------------------------------------------------
 
@@ -251,7 +310,13 @@ class CallSession:
         else:
             if self.agent.tool_timeout_s is not None and name not in ("transfer_call", "end_call"):
                 selected = attrs.evolve(selected, timeout=self.agent.tool_timeout_s)
-            result = await selected.run(arguments, ToolContext(call=self.call))
+            try:
+                result = await selected.run(arguments, ToolContext(call=self.call))
+            except asyncio.CancelledError:  # the call ended (hang-up) while the tool ran
+                self.record.add_event(
+                    "tool_result", name=name, output="cancelled: the call ended", error=True
+                )
+                raise
         self.record.add_event("tool_result", name=name, output=result.output, error=result.error)
         return result
 
@@ -287,10 +352,12 @@ class CallSession:
         await self.wait_quiet(self.options.hangup_wait_s)
         if self.carrier is not None:
             try:
-                await self.carrier.hangup(self.call)
-            except CarrierError as exc:
+                await asyncio.wait_for(self.carrier.hangup(self.call), _CARRIER_TIMEOUT_S)
+            except (CarrierError, TimeoutError) as exc:
                 log.warning(
-                    "call %s: carrier hang-up failed (%s); closing the stream", self.call.call_id, exc
+                    "call %s: carrier hang-up failed (%s); closing the stream",
+                    self.call.call_id,
+                    str(exc) or "no answer",
                 )
         self.end(self._ending)
 

@@ -39,6 +39,7 @@ from patter_core.interfaces.engine import (
 from patter_core.session.early_audio import EarlyAudio
 from patter_core.session.metrics import TurnMetrics
 from patter_core.session.record import TranscriptEntry
+from patter_core.session.stall import ProviderStalled
 
 if TYPE_CHECKING:
     from patter_core.session.call import CallSession
@@ -69,6 +70,9 @@ class EngineMode:
         self._turns = 0
         self._send_failed = False
         self._early = EarlyAudio()
+        self._owed = False
+        """The engine owes the call a reply (first message, :meth:`say`, a tool result sent) and has
+        not started it yet; with ``_response_active`` this arms the stall watchdog in :meth:`run`."""
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -93,12 +97,32 @@ class EngineMode:
             output_format=str(self.es.output_format),
             passthrough=self._in.passthrough,
         )
+        self._owed = bool(s.agent.first_message)
         for payload in self._early.drain():
             await self.on_audio(payload)
 
     async def run(self) -> None:
+        """Handle engine events until the engine session ends.
+
+        Stall watchdog: while a reply is owed or in progress, the engine must send *something* within
+        ``stall_timeout_s`` (audio, a transcript, the response's end ...); otherwise the call counts the
+        engine as failed (:class:`ProviderStalled`) rather than leaving the caller in silence forever.
+        A quiet engine with nothing owed (the caller is thinking) is not a stall.
+        """
         assert self.es is not None
-        async for event in self.es.events():
+        events = aiter(self.es.events())
+        limit = self.s.options.stall_timeout_s
+        while True:
+            watching = limit is not None and (self._owed or self._response_active)
+            try:
+                async with asyncio.timeout(limit if watching else None):
+                    event = await anext(events)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise ProviderStalled("the engine (a reply was due)", limit or 0.0) from None
+            if not isinstance(event, CallerSpeechStarted | CallerSpeechStopped | CallerTranscript):
+                self._owed = False  # the engine is answering
             await self._handle(event)
 
     async def aclose(self) -> None:
@@ -127,6 +151,7 @@ class EngineMode:
             await self.es.send_text(f"Say exactly this, then stop: {text}")
         self._response_active = True
         self._response_done.clear()
+        self._owed = True
 
     # -- caller side ---------------------------------------------------------------------------
 
@@ -211,6 +236,7 @@ class EngineMode:
             return
         try:
             await self.es.send_tool_result(event.call_id, result.output, is_error=result.error)
+            self._owed = True  # the engine continues after a tool result
         except Exception as exc:
             log.warning("call %s: could not return the %s result: %s", self.s.call.call_id, event.name, exc)
 

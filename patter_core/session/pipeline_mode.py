@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from patter_core.audio import Converter, EnergyVAD, pcm16_from_bytes
 from patter_core.audio.format import AudioFormat, Encoding
-from patter_core.errors import CallEnded, PatterError
+from patter_core.errors import CallEnded, PatterError, ProviderError, ToolError
 from patter_core.guardrails import check_all
 from patter_core.interfaces.llm import ChatMessage, LLMDone, Role, TextDelta, ToolCallRequest
 from patter_core.interfaces.stt import STTConfig, STTStream, Transcript
@@ -36,6 +36,8 @@ from patter_core.session.early_audio import EarlyAudio
 from patter_core.session.metrics import TurnMetrics
 from patter_core.session.reply import SpokenReply
 from patter_core.session.sentences import SentenceChunker
+from patter_core.session.stall import bounded
+from patter_core.session.system_tools import resolve_destination
 from patter_core.session.turns import CallerTurn
 
 if TYPE_CHECKING:
@@ -47,6 +49,10 @@ __all__ = ["PipelineMode"]
 log = logging.getLogger("patter.pipeline")
 
 MAX_TOOL_ROUNDS = 5
+MAX_FAILED_REPLIES = 2
+"""Consecutive replies lost to provider failures before the call apologises and ends: one failure is
+recovered from (the next turn tries again; providers retry their own connections), a second in a row
+means the caller is talking to a broken agent."""
 DTMF_GAP_S = 1.5
 _FLUSH = object()
 
@@ -89,6 +95,7 @@ class PipelineMode:
         """VAD-stream position when the agent's current reply began: only speech that starts after it
         can barge in (a VAD still in its end-of-speech hangover must not cut the reply it triggered)."""
         self._early = EarlyAudio()
+        self._failed_replies = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -244,9 +251,15 @@ class PipelineMode:
                 history=self._plain_history()[:-1],
                 dtmf=dtmf,
                 call=self.s.call,
+                end_call_hook=self._end_call_after_reply,
+                transfer_hook=self._transfer_after_reply,
             )
-            async for piece in _on_message_pieces(self.on_message, turn):
-                yield piece
+            limit = self.s.options.stall_timeout_s
+            async with contextlib.aclosing(
+                bounded(_on_message_pieces(self.on_message, turn), limit, "on_message")
+            ) as pieces:
+                async for piece in pieces:
+                    yield piece
             return
         assert self.llm is not None
         tools = [t.spec for t in self.s.tools.values()]
@@ -254,8 +267,9 @@ class PipelineMode:
             calls: list[ToolCallRequest] = []
             spoken: list[str] = []
             stream = self.llm.stream(list(self.history), tools=tools)
+            chunks = bounded(stream, self.s.options.stall_timeout_s, "the LLM")
             try:
-                async for chunk in stream:
+                async for chunk in chunks:
                     if isinstance(chunk, TextDelta):
                         if chunk.text:
                             spoken.append(chunk.text)
@@ -265,6 +279,8 @@ class PipelineMode:
                     elif isinstance(chunk, LLMDone):
                         break
             finally:
+                with contextlib.suppress(Exception):
+                    await chunks.aclose()
                 with contextlib.suppress(Exception):
                     await stream.aclose()  # type: ignore[attr-defined]
             if not calls:
@@ -277,6 +293,16 @@ class PipelineMode:
             if self.s.ended:
                 return
         log.warning("call %s: stopped after %d tool rounds", self.s.call.call_id, MAX_TOOL_ROUNDS)
+
+    def _end_call_after_reply(self, reason: str) -> None:
+        self.s.scope.spawn(self.s.hang_up(reason), name="on-message-hangup")
+
+    def _transfer_after_reply(self, destination: str) -> None:
+        number = resolve_destination(destination, self.s.agent.transfer_destinations)
+        if number is None:
+            allowed = ", ".join(self.s.agent.transfer_destinations) or "none are configured"
+            raise ToolError(f"{destination!r} is not an allowed transfer destination; allowed: {allowed}")
+        self.s.scope.spawn(self.s.transfer(number, reason="on_message"), name="on-message-transfer")
 
     def _close_spoken_part(self, raw_text: str, calls: list[ToolCallRequest]) -> None:
         """Text spoken before a tool call goes into the history with the call; the reply restarts."""
@@ -331,6 +357,9 @@ class PipelineMode:
                     sentences = chunker.push(piece)
                 for sentence in sentences:
                     await self._say(sentence, reply, turn)
+                if piece is _FLUSH:
+                    # everything said so far is queued: a tool call (end_call) may wait for it to play
+                    self._synth_idle.set()
             rest = chunker.flush()
             if rest:
                 await self._say(rest, reply, turn)
@@ -340,12 +369,12 @@ class PipelineMode:
             return
         except PatterError as exc:
             log.error("call %s: reply failed: %s", s.call.call_id, exc)
-            s.record.add_event("error", source="pipeline", message=str(exc), fatal=False)
+            self._reply_failed(str(exc), fatal=isinstance(exc, ProviderError) and exc.fatal)
         except Exception as exc:
             log.exception("call %s: reply failed", s.call.call_id)
-            s.record.add_event(
-                "error", source="pipeline", message=f"{type(exc).__name__}: {exc}", fatal=False
-            )
+            self._reply_failed(f"{type(exc).__name__}: {exc}", fatal=False)
+        else:
+            self._failed_replies = 0
         finally:
             self._synth_idle.set()
         if turn is not None:
@@ -356,6 +385,14 @@ class PipelineMode:
             self.history.append(ChatMessage(Role.ASSISTANT, text_spoken))
             s.record.add_transcript("agent", text_spoken)
         self._last_reply = reply
+
+    def _reply_failed(self, message: str, *, fatal: bool) -> None:
+        """Record a lost reply; the second in a row (or a fatal provider error) ends the call."""
+        self._failed_replies += 1
+        give_up = fatal or self._failed_replies >= MAX_FAILED_REPLIES
+        self.s.record.add_event("error", source="pipeline", message=message, fatal=give_up)
+        if give_up:
+            self.s.fail(f"reply failed ({message})")
 
     async def _say(self, sentence: str, reply: SpokenReply, turn: TurnMetrics | None) -> None:
         s = self.s
@@ -369,8 +406,9 @@ class PipelineMode:
         fmt = self.tts_session.format
         self._synth_idle.clear()
         stream = self.tts_session.synthesize(sentence)
+        chunks = bounded(stream, s.options.stall_timeout_s, "text-to-speech")
         try:
-            async for chunk in stream:
+            async for chunk in chunks:
                 if not chunk:
                     continue
                 if turn is not None and turn.tts_first_byte_at is None:
@@ -382,6 +420,8 @@ class PipelineMode:
                 s.player.play(spoken.segment_id, chunk, fmt)
         finally:
             self._synth_idle.set()
+            with contextlib.suppress(Exception):
+                await chunks.aclose()
             with contextlib.suppress(Exception):
                 await stream.aclose()  # type: ignore[attr-defined]
         spoken.synthesised = True

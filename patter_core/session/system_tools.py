@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from patter_core.errors import ToolError
+from patter_core.interfaces.carrier import WarmTransfer
 from patter_core.tools import Tool, tool
 
 if TYPE_CHECKING:
@@ -40,13 +41,16 @@ def resolve_destination(requested: str, allowed: Mapping[str, str]) -> str | Non
 def system_tools(session: CallSession) -> list[Tool]:
     allowed = session.agent.transfer_destinations
     names = ", ".join(allowed) if allowed else "none are configured"
+    warm_capable = session.carrier is not None and session.carrier.capabilities.warm_transfer
 
-    async def transfer_call(destination: str, reason: str | None = None) -> str:
+    async def transfer_call(destination: str, reason: str | None = None, summary: str | None = None) -> str:
         """Transfer the call.
 
         Args:
             destination: The name of the destination (or its number) to transfer to.
             reason: Why the caller is being transferred, in a few words.
+            summary: For a warm transfer: a short briefing spoken to the person taking the call before
+                the caller is connected. Leave it out for a direct (cold) transfer.
         """
         number = resolve_destination(destination, allowed)
         if number is None:
@@ -54,7 +58,8 @@ def system_tools(session: CallSession) -> list[Tool]:
             raise ToolError(
                 f"{destination!r} is not an allowed transfer destination; allowed destinations: {names}"
             )
-        await session.transfer(number, reason=reason)
+        warm = WarmTransfer(summary=summary) if summary and warm_capable else None
+        await session.transfer(number, reason=reason, warm=warm)
         return f"transferring the caller to {destination}"
 
     async def end_call(reason: str | None = None) -> str:

@@ -1,8 +1,20 @@
-"""What ``on_message`` receives: the caller's finished turn, with the call's details."""
+"""What ``on_message`` receives: the caller's finished turn, with the call's details and controls.
+
+An ``on_message`` bot can end or transfer the call itself::
+
+    async def on_message(turn):
+        if "bye" in turn.text.lower():
+            turn.end_call("caller said goodbye")      # hangs up after this reply has played
+            return "Goodbye!"
+        if "human" in turn.text.lower():
+            turn.transfer("front desk")                # configured destinations only
+            return "Transferring you now."
+        return "..."
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -27,6 +39,27 @@ class CallerTurn(Mapping[str, Any]):
     dtmf: str | None = None
     """Keys pressed, when the turn came from the keypad instead of speech."""
     call: CallInfo | None = attrs.field(default=None, repr=False)
+    _end_call: Callable[[str], None] | None = attrs.field(
+        default=None, repr=False, eq=False, alias="end_call_hook"
+    )
+    _transfer: Callable[[str], None] | None = attrs.field(
+        default=None, repr=False, eq=False, alias="transfer_hook"
+    )
+
+    def end_call(self, reason: str = "on_message ended the call") -> None:
+        """Hang up once the reply to this turn has been spoken."""
+        if self._end_call is None:
+            raise RuntimeError("this turn is not attached to a live call")
+        self._end_call(reason)
+
+    def transfer(self, destination: str) -> None:
+        """Transfer the caller (after this reply) to a destination configured on the agent.
+
+        Raises :class:`patter_core.errors.ToolError` when ``destination`` is not allowed.
+        """
+        if self._transfer is None:
+            raise RuntimeError("this turn is not attached to a live call")
+        self._transfer(destination)
 
     def __getitem__(self, key: str) -> Any:
         if key in _FIELDS:

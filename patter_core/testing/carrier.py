@@ -50,6 +50,9 @@ from patter_core.testing.channel import FakeChannel
 __all__ = ["FakeCallerDialect", "FakeCarrier", "FakeDialect", "sign_fake_webhook"]
 
 
+_DTMF_DIGITS = "0123456789*#ABCD"
+
+
 def sign_fake_webhook(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -60,6 +63,8 @@ class FakeDialect(MediaDialect):
             data = json.loads(message)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MalformedFrame(f"not JSON: {exc}") from None
+        except RecursionError:
+            raise MalformedFrame("JSON nested too deeply") from None
         if not isinstance(data, dict):
             raise MalformedFrame("frame is not a JSON object")
         event = data.get("event")
@@ -74,6 +79,8 @@ class FakeDialect(MediaDialect):
         if event == "mark" and isinstance(data.get("name"), str):
             return MarkPlayed(data["name"])
         if event == "dtmf" and isinstance(data.get("digit"), str):
+            if len(data["digit"]) != 1 or data["digit"] not in _DTMF_DIGITS:
+                raise MalformedFrame(f"not a DTMF digit: {data['digit'][:10]!r}")
             return DtmfReceived(data["digit"])
         if event == "stop":
             return StreamStopped("stop")
@@ -159,7 +166,9 @@ class FakeCarrier(Carrier):
 
     async def _voice(self, request: HttpRequest) -> HttpResponse:
         signature = request.header("x-fake-signature") or ""
-        if not hmac.compare_digest(signature, sign_fake_webhook(self.secret, request.body)):
+        if not signature.isascii() or not hmac.compare_digest(
+            signature, sign_fake_webhook(self.secret, request.body)
+        ):  # (compare_digest raises TypeError on non-ASCII text: a 500 instead of a 403)
             return HttpResponse.forbidden("bad signature")
         data = request.json()
         if not isinstance(data, dict) or not isinstance(data.get("call_id"), str):

@@ -68,7 +68,9 @@ def caller_voice(registry: Registry | None = None) -> TTS:
     registry = registry or default_registry()
     entry = registry.default("tts")
     if entry is None:
-        raise LookupError("no default TTS is installed to voice the caller: pass caller_tts= (or install patter-local)")
+        raise LookupError(
+            "no default TTS is installed to voice the caller: pass caller_tts= (or install patter-local)"
+        )
     return entry.create(**dict(entry.metadata.get("caller_options", {})))  # type: ignore[no-any-return]
 
 
@@ -98,7 +100,9 @@ async def _line_audio(line: Line, tts: TTS | None, wire: AudioFormat) -> bytes:
 async def _wait_reply(caller: SimulatedCaller, before: int, *, start_timeout: float, quiet_ms: float) -> None:
     """Wait for the agent to start answering (new audio), then to finish (silence) -- or for a hang-up."""
     with contextlib.suppress(TimeoutError):
-        await caller.wait_for(lambda: len(caller.heard) > before or caller.closed.is_set(), timeout=start_timeout)
+        await caller.wait_for(
+            lambda: len(caller.heard) > before or caller.closed.is_set(), timeout=start_timeout
+        )
     if not caller.closed.is_set():
         with contextlib.suppress(TimeoutError):
             await caller.wait_silence(quiet_ms=quiet_ms, timeout=60)
@@ -129,18 +133,30 @@ async def simulate_call(
         caller_tts = caller_voice(registry)
     records: list[CallRecord] = []
     async with simulator_class(webhook_host="simulated.patter.test") as simulator:
-        phone = Patter(carrier=simulator.carrier, phone_number="+15550002222",
-                       webhook_url=simulator.webhook_host, registry=registry)
+        phone = Patter(
+            carrier=simulator.carrier,
+            phone_number="+15550002222",
+            webhook_url=simulator.webhook_host,
+            registry=registry,
+        )
         options = SessionOptions(recording_path=recording_path, record_sink=on_event)
         serving = asyncio.create_task(
-            phone.serve(agent, host="127.0.0.1", port=0, on_message=on_message, on_call_end=records.append,
-                        session_options=options),
+            phone.serve(
+                agent,
+                host="127.0.0.1",
+                port=0,
+                on_message=on_message,
+                on_call_end=records.append,
+                session_options=options,
+            ),
             name="patter-simulated-server",
         )
         try:
             await phone.wait_ready(timeout=30)
             wire = simulator.carrier.wire_format
-            caller = await simulator.call(f"http://127.0.0.1:{phone.port}", caller=caller_number, realtime=realtime)
+            caller = await simulator.call(
+                f"http://127.0.0.1:{phone.port}", caller=caller_number, realtime=realtime
+            )
             await _wait_reply(caller, 0, start_timeout=reply_timeout_s, quiet_ms=end_of_reply_ms)
             for line in script:
                 if caller.closed.is_set():
@@ -165,8 +181,13 @@ async def simulate_call(
                 await asyncio.wait_for(serving, 20)
     if not records:
         raise RuntimeError("the simulated call produced no record (the server did not start the call)")
-    return SimulationResult(record=records[0], heard=bytes(caller.heard), format=wire, carrier=carrier_name,
-                            hung_up_by_agent=hung_up_by_agent)
+    return SimulationResult(
+        record=records[0],
+        heard=bytes(caller.heard),
+        format=wire,
+        carrier=carrier_name,
+        hung_up_by_agent=hung_up_by_agent,
+    )
 
 
 async def warm_up(agent: Agent, *extra: Any) -> None:
@@ -175,6 +196,8 @@ async def warm_up(agent: Agent, *extra: Any) -> None:
         method = getattr(provider, "warm_up", None)
         if method is None:
             continue
-        result = await asyncio.to_thread(method) if not inspect.iscoroutinefunction(method) else await method()
+        result = (
+            await asyncio.to_thread(method) if not inspect.iscoroutinefunction(method) else await method()
+        )
         if inspect.isawaitable(result):
             await result

@@ -307,3 +307,23 @@ async def test_caller_audio_before_the_engine_connects_is_kept() -> None:
     assert bytes(engine.session.audio_in) == first_words
     channel.hang_up()
     await call.finish()
+
+
+async def test_transfer_with_a_summary_is_a_warm_transfer() -> None:
+    from patter_core.interfaces.carrier import WarmTransfer
+
+    engine = FakeEngine()
+    carrier = FakeCarrier()
+    call = start_call(
+        agent_with(engine, transfer_destinations={"sales": "+15551234567"}), FakeChannel(), carrier=carrier
+    )
+    await engine.connected.wait()
+    spec = {t.name: t for t in engine.session.config.tools}["transfer_call"]
+    assert "summary" in spec.parameters["properties"]
+    engine.session.call_tool(
+        "transfer_call", {"destination": "sales", "summary": "Caller wants a quote for 3 seats."}
+    )
+    await call.finish()
+    assert carrier.transfers == [
+        ("CAfake", "+15551234567", WarmTransfer(summary="Caller wants a quote for 3 seats."))
+    ]

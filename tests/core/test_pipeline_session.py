@@ -335,3 +335,53 @@ async def test_caller_audio_before_the_recogniser_connects_is_kept() -> None:
     assert bytes(stt.stream.audio) == first_words  # mu-law passthrough, byte for byte, from the start
     channel.hang_up()
     await call.finish()
+
+
+async def test_a_turn_that_is_only_end_call_hangs_up_at_once() -> None:
+    stt = FakeSTT(["bye"])
+    llm = FakeLLM([[ToolCall("end_call", {"reason": "done"})]])  # no words before the tool call
+    carrier = FakeCarrier()
+    channel = FakeChannel()
+    call = start_call(
+        pipeline_agent(stt, FakeTTS(), llm),
+        channel,
+        carrier=carrier,
+        options=SessionOptions(hangup_wait_s=30),
+    )
+    await channel.speak(utterance())
+    record = await call.finish(timeout=5)  # not held for hangup_wait_s
+    assert carrier.hangups and record.end_reason == "agent hung up: done"
+
+
+async def test_on_message_can_end_and_transfer_the_call_after_its_reply() -> None:
+    from patter_core.errors import ToolError
+
+    async def hang_up_bot(turn: CallerTurn) -> str:
+        turn.end_call("caller is done")
+        return "Goodbye, have a great day."
+
+    stt, tts, carrier, channel = FakeSTT(["bye"]), FakeTTS(), FakeCarrier(), FakeChannel()
+    call = start_call(pipeline_agent(stt, tts), channel, carrier=carrier, on_message=hang_up_bot)
+    await channel.speak(utterance())
+    record = await call.finish()
+    assert tts.texts == ["Goodbye, have a great day."] and channel.played_ms >= 5 * 150  # spoken first
+    assert record.end_reason == "agent hung up: caller is done" and carrier.hangups
+
+    refused: list[str] = []
+
+    async def transfer_bot(turn: CallerTurn) -> str:
+        try:
+            turn.transfer("+19005550000")
+        except ToolError as exc:
+            refused.append(str(exc))
+        turn.transfer("desk")
+        return "Transferring you now."
+
+    stt, carrier, channel = FakeSTT(["a human please"]), FakeCarrier(), FakeChannel()
+    agent = pipeline_agent(stt, FakeTTS(), transfer_destinations={"desk": "+15551234567"})
+    call = start_call(agent, channel, carrier=carrier, on_message=transfer_bot)
+    await channel.speak(utterance())
+    record = await call.finish()
+    assert refused and "desk" in refused[0]
+    assert carrier.transfers == [("CAfake", "+15551234567", None)]
+    assert record.end_reason == "transferred to +15551234567"

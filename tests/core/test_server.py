@@ -222,3 +222,21 @@ async def test_outbound_call_to_a_machine_leaves_the_voicemail_in_the_agents_voi
     assert "Hi, this is the clinic. Please call us back." in served.engine.session.said
     assert record.end_reason == "agent hung up: voicemail left"
     assert served.carrier.hangups and served.carrier.hangups[-1][0] == outbound.call_id
+
+
+async def test_outbound_status_reported_before_place_call_returns_is_not_lost(served: Served) -> None:
+    from patter_core.interfaces.carrier import CallOutcome, CallStatusEvent
+
+    placed = served.carrier.place_call
+
+    async def busy_at_once(request, host):  # the carrier's callback beat its own API response
+        call_id = await placed(request, host)
+        host.report_status(CallStatusEvent(call_id=call_id, status="busy", outcome=CallOutcome.BUSY))
+        await asyncio.sleep(0.05)
+        return call_id
+
+    served.carrier.place_call = busy_at_once  # type: ignore[method-assign]
+    outbound = await served.phone.call("+15557654321")
+    outcome = await outbound.outcome(timeout=5)
+    assert outcome.outcome is CallOutcome.BUSY
+    assert served.phone._host is not None and outbound.call_id not in served.phone._host._unwatched_status

@@ -146,3 +146,12 @@ def test_invalid_tool_names_are_refused() -> None:
         tool(name="has space")(lambda: None)
     with pytest.raises(ValueError, match="timeout"):
         tool(timeout=0)(lambda: None)
+
+
+def test_an_optional_context_parameter_is_not_shown_to_the_model() -> None:
+    @tool
+    def where(day: str, context: ToolContext | None = None) -> str:
+        """Where."""
+        return day
+
+    assert where.context_param == "context" and set(where.parameters["properties"]) == {"day"}

@@ -41,6 +41,14 @@ def book_appointment(day: str, time: str) -> str:
 
 
 async def test_a_user_style_simulated_call(registry: Registry) -> None:
+    from patter_local.testing import NetworkGuard
+
+    with NetworkGuard() as guard:  # nothing may touch the network: the models ship in the packages
+        await _user_style_call(registry)
+    assert guard.blocked == []
+
+
+async def _user_style_call(registry: Registry) -> None:
     from patter_core.phone import Patter
 
     agent = Patter(registry=registry).agent(

@@ -261,7 +261,7 @@ class DeepgramStream(STTStream):
             return
         try:
             message: Any = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested absurdly deep
             log.warning("dropped a malformed frame from Deepgram: %.120r", raw)
             return
         if not isinstance(message, dict):
@@ -278,7 +278,7 @@ class DeepgramStream(STTStream):
             else:
                 self._log_other(kind, message)
                 return
-        except (KeyError, TypeError, IndexError, ValueError) as exc:
+        except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
             log.warning(
                 "dropped a malformed %s message from Deepgram (%s: %s)", kind, type(exc).__name__, exc
             )

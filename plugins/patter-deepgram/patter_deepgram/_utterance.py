@@ -29,6 +29,8 @@ class UtteranceAssembler:
         """Events for one ``Results`` message; ``KeyError``/``TypeError``/``IndexError`` if malformed."""
         alternatives = message["channel"]["alternatives"]
         best: Mapping[str, Any] = alternatives[0] if alternatives else {}
+        if not isinstance(best, Mapping):
+            raise TypeError("channel.alternatives[0] is not an object")
         text = best.get("transcript") or ""
         if not isinstance(text, str):
             raise TypeError("transcript is not a string")

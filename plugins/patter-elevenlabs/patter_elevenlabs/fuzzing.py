@@ -38,12 +38,18 @@ METADATA = {
     },
 }
 CONVAI_EVENTS: tuple[dict[str, Any], ...] = (
-    {"type": "audio", "audio_event": {"audio_base_64": _AUDIO, "event_id": 7, "alignment": {"chars": ["H", "i"]}}},
+    {
+        "type": "audio",
+        "audio_event": {"audio_base_64": _AUDIO, "event_id": 7, "alignment": {"chars": ["H", "i"]}},
+    },
     {"type": "interruption", "interruption_event": {"event_id": 7}},
     {"type": "agent_response", "agent_response_event": {"agent_response": "Sure, let me check."}},
     {
         "type": "agent_response_correction",
-        "agent_response_correction_event": {"original_agent_response": "Sure, let", "corrected_agent_response": "Sure"},
+        "agent_response_correction_event": {
+            "original_agent_response": "Sure, let",
+            "corrected_agent_response": "Sure",
+        },
     },
     {"type": "agent_chat_response_part", "text_response_part": {"type": "delta", "text": "Sur"}},
     {"type": "user_transcript", "user_transcription_event": {"user_transcript": "I need help"}},
@@ -52,7 +58,11 @@ CONVAI_EVENTS: tuple[dict[str, Any], ...] = (
     {"type": "ping", "ping_event": {"event_id": 12345, "ping_ms": 50}},
     {
         "type": "client_tool_call",
-        "client_tool_call": {"tool_name": "transfer_call", "tool_call_id": "toolu_abc", "parameters": {"destination": "desk"}},
+        "client_tool_call": {
+            "tool_name": "transfer_call",
+            "tool_call_id": "toolu_abc",
+            "parameters": {"destination": "desk"},
+        },
     },
     METADATA,
 )
@@ -96,9 +106,7 @@ def _convai(*, started: bool) -> FuzzTarget:
 
     if started:
         return FuzzTarget("elevenlabs-convai", tuple(json.dumps(e) for e in CONVAI_EVENTS), make)
-    return FuzzTarget(
-        "elevenlabs-convai-start", (json.dumps(METADATA),), make, allowed=(ConfigurationError,)
-    )
+    return FuzzTarget("elevenlabs-convai-start", (json.dumps(METADATA),), make, allowed=(ConfigurationError,))
 
 
 def _tts() -> FuzzTarget:
@@ -110,7 +118,9 @@ def _tts() -> FuzzTarget:
     )
 
     def make() -> Feed:
-        tts = ElevenLabsTTS(voice_id="voice_fuzz", api_key="fuzz-key", base_url="http://127.0.0.1:9")  # never connects here
+        tts = ElevenLabsTTS(
+            voice_id="voice_fuzz", api_key="fuzz-key", base_url="http://127.0.0.1:9"
+        )  # never connects here
         session = WebSocketTTSSession(tts, MULAW_8K)
 
         async def feed(message: Message) -> None:

@@ -104,7 +104,7 @@ def _requires_name(tool: ToolSpec) -> bool:
 def _is_error(content: str) -> bool:
     try:
         data = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):  # a tool's output may be anything (a webhook's response body)
         return bool(_ERROR.search(content))
     if isinstance(data, dict):
         if data.get("error") or data.get("ok") is False or data.get("success") is False:

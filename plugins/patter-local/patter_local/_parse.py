@@ -163,6 +163,10 @@ def extract_slot(tokens: list[str], today: dt.date) -> Slot:
     return Slot(day=day, date=date, hour=hour, minute=minute)
 
 
+_MAX_FUZZY = 16
+"""Longest token worth a fuzzy match against a day or month name: with names of at most 9 letters, a
+ratio of 0.8 needs a token of at most 13 (``2 * 9 / 0.8 - 9``); recognition garbage can be much longer."""
+
 _WEEKDAY_ABBREVIATIONS = {"tue": 1, "tues": 1, "weds": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4, "sat": 5}
 
 
@@ -173,7 +177,7 @@ def _weekday_of(token: str) -> int | None:
         return _WEEKDAY_ABBREVIATIONS[token]
     if token.endswith("s") and token[:-1] in WEEKDAYS:
         return WEEKDAYS.index(token[:-1])
-    if len(token) < 5:
+    if not 5 <= len(token) <= _MAX_FUZZY:  # longer ones can never reach the ratio (and are slow to try)
         return None
     ratios = [difflib.SequenceMatcher(None, token, name).ratio() for name in WEEKDAYS]
     best = max(range(7), key=ratios.__getitem__)
@@ -206,7 +210,9 @@ def _extract_day(tokens: list[str], today: dt.date) -> tuple[str | None, dt.date
 
 def _month_of(token: str) -> int | None:
     for index, name in enumerate(MONTHS):
-        if token == name or (len(token) >= 5 and difflib.SequenceMatcher(None, token, name).ratio() >= 0.85):
+        if token == name or (
+            5 <= len(token) <= _MAX_FUZZY and difflib.SequenceMatcher(None, token, name).ratio() >= 0.85
+        ):
             return index + 1
     return None
 

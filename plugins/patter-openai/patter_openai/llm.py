@@ -134,7 +134,7 @@ async def _parse_stream(response: httpx.Response) -> AsyncIterator[LLMChunk]:
             break
         try:
             chunk = json.loads(sse.data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested absurdly deep
             log.warning("dropping a chat stream event that is not JSON: %.80r", sse.data)
             continue
         if not isinstance(chunk, dict):
@@ -143,14 +143,16 @@ async def _parse_stream(response: httpx.Response) -> AsyncIterator[LLMChunk]:
             raise _stream_error(chunk["error"])
         if isinstance(chunk.get("usage"), dict):
             usage = {k: v for k, v in chunk["usage"].items() if isinstance(v, int)}
-        for choice in chunk.get("choices") or ():
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else ():
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = as_object(choice.get("delta"))
             text = delta.get("content")
             if isinstance(text, str) and text:
                 yield TextDelta(text)
-            for fragment in delta.get("tool_calls") or ():
+            fragments = delta.get("tool_calls")
+            for fragment in fragments if isinstance(fragments, list) else ():
                 _merge_tool_fragment(calls, fragment)
             if isinstance(choice.get("finish_reason"), str):
                 finish_reason = choice["finish_reason"]

@@ -22,7 +22,7 @@ from patter_core.interfaces.stt import STTCapabilities
 from patter_core.providers import BufferedSTT, raise_for_provider_status
 from patter_openai._common import PROVIDER, HttpClientHolder, OpenAICredentials
 
-__all__ = ["TRANSCRIPTION_MODELS", "WhisperSTT", "wav_bytes"]
+__all__ = ["TRANSCRIPTION_MODELS", "WhisperSTT", "parse_transcription", "wav_bytes"]
 
 log = logging.getLogger("patter.openai.stt")
 
@@ -121,16 +121,19 @@ class WhisperSTT(BufferedSTT):
             raise ProviderConnectionError(
                 f"transcription connection failed: {exc}", provider=PROVIDER, code="connection_error"
             ) from None
-        try:
-            text = json.loads(body)["text"]
-        except (ValueError, KeyError, TypeError):
-            raise ProviderError(
-                f"unexpected transcription response: {body[:200]!r}", provider=PROVIDER
-            ) from None
-        return text.strip() if isinstance(text, str) else ""
+        return parse_transcription(body)
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     def __repr__(self) -> str:
         return f"WhisperSTT(model={self.model!r}, base_url={self.base_url!r})"
+
+
+def parse_transcription(body: bytes) -> str:
+    """The text of a ``response_format=json`` transcription; :class:`ProviderError` for anything else."""
+    try:
+        text = json.loads(body)["text"]
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
+        raise ProviderError(f"unexpected transcription response: {body[:200]!r}", provider=PROVIDER) from None
+    return text.strip() if isinstance(text, str) else ""

@@ -147,7 +147,7 @@ class Telnyx(Carrier):
 
     @property
     def accepting_calls(self) -> bool:
-        return bool(getattr(self.host, "accepting_calls", True))
+        return self.host is None or self.host.accepting_calls
 
     async def _webhook(self, request: HttpRequest) -> HttpResponse:
         event = self.webhooks.accept(request)

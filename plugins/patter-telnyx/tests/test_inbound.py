@@ -154,3 +154,18 @@ async def test_concurrent_calls_are_independent(serve: ServeFactory, sim: Telnyx
     await asyncio.gather(*(c.hang_up() for c in calls))
     await until(lambda: len(served.records) == 3, what="three records")
     assert {r.call.caller for r in served.records} == {f"+1555123000{i}" for i in range(3)}
+
+
+async def test_inbound_calls_are_rejected_busy_while_the_server_drains(
+    serve: ServeFactory, sim: TelnyxSimulator
+) -> None:
+    served = await serve()
+    host = served.phone._host
+    assert host is not None
+    await host.drain(timeout=1)  # shutdown began: no new calls on this instance
+    call = await sim.incoming_call(deliver=False)
+    await call.send("call.initiated")
+    await served.carrier.wait_idle()
+    assert sim.api.commands("answer") == []
+    (reject,) = sim.api.commands("reject", call.call_control_id)
+    assert reject.body["cause"] == "USER_BUSY"

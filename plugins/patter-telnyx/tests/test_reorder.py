@@ -28,12 +28,12 @@ def test_a_lost_frame_is_skipped_after_the_window() -> None:
     assert r.push(3, 3) == [] and r.push(4, 4) == [] and r.push(5, 5) == []
     assert r.push(6, 6) == [3, 4, 5, 6]  # more than 3 held: 2 is declared lost
     assert r.lost == 1
-    assert r.push(2, 2) == [] and r.late == 1  # too late now
+    assert r.push(2, 2) == [2] and r.late == 1  # too late for its place: released anyway, never lost
 
 
 def test_duplicates_are_dropped() -> None:
     r: Reorderer[int] = Reorderer()
-    assert r.push(1, 1) == [1] and r.push(1, 1) == [] and r.late == 1
+    assert r.push(1, 1) == [1] and r.push(1, 1) == [] and r.duplicates == 1
 
 
 def test_no_sequence_number_means_no_reordering() -> None:
@@ -59,6 +59,37 @@ def test_local_shuffles_within_the_window_come_out_in_order(seed: int, n: int) -
     r: Reorderer[int] = Reorderer(window=3)
     out = feed(r, seqs)
     expected = (
-        list(range(1, n + 1)) if first == 1 else list(range(2, n + 1))
-    )  # a swapped first frame is "late"
+        list(range(1, n + 1)) if first == 1 else [2, 1, *range(3, n + 1)]
+    )  # a swapped first frame comes out late, but is not lost
     assert out == expected
+
+
+def test_a_garbage_chunk_number_does_not_make_the_agent_deaf() -> None:
+    from patter_telnyx.reorder import Reorderer
+
+    buffer: Reorderer[int] = Reorderer()
+    out: list[int] = []
+    for seq in [1, 2, 3, 10**12, 4, 5, 10**12 + 7, 10**12 + 3, 6, 7]:
+        out += buffer.push(seq, seq)
+    assert out == [1, 2, 3, 10**12, 4, 5, 10**12 + 7, 10**12 + 3, 6, 7]  # nothing lost, real order kept
+    assert buffer.implausible == 3 and buffer.late == 0
+
+
+def test_a_real_counter_jump_is_followed_after_a_few_consecutive_frames() -> None:
+    from patter_telnyx.reorder import Reorderer
+
+    buffer: Reorderer[int] = Reorderer(resync_after=3)
+    out: list[int] = []
+    for seq in [1, 2, 5000, 5001, 5002, 5003, 5004]:
+        out += buffer.push(seq, seq)
+    assert out == [1, 2, 5000, 5001, 5002, 5003, 5004]
+    assert buffer.implausible == 2  # then the buffer followed the new numbering
+
+
+def test_a_repeated_number_with_other_content_is_kept_only_a_true_repeat_is_dropped() -> None:
+    from patter_telnyx.reorder import Reorderer
+
+    buffer: Reorderer[bytes] = Reorderer()
+    assert buffer.push(1, b"a") == [b"a"]
+    assert buffer.push(1, b"a") == [] and buffer.duplicates == 1  # a retransmission
+    assert buffer.push(1, b"b") == [b"b"] and buffer.late == 1  # same number, other audio: kept

@@ -76,6 +76,7 @@ class TwilioDialect(MediaDialect):
         self.out_of_order = 0
         self._media_prefix = ""
         self._clear = ""
+        self._mark_prefix = ""
 
     # -- from Twilio ---------------------------------------------------------------------------
 
@@ -142,6 +143,7 @@ class TwilioDialect(MediaDialect):
         encoded = json.dumps(stream_sid)
         self._media_prefix = '{"event":"media","streamSid":' + encoded + ',"media":{"payload":"'
         self._clear = '{"event":"clear","streamSid":' + encoded + "}"
+        self._mark_prefix = '{"event":"mark","streamSid":' + encoded + ',"mark":{"name":'
         return StreamStart(
             call_id=call_sid,
             stream_id=stream_sid,
@@ -180,7 +182,7 @@ class TwilioDialect(MediaDialect):
 
     def mark_message(self, name: str) -> str:
         self._require_start()
-        return json.dumps({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})
+        return self._mark_prefix + json.dumps(name) + "}}"  # prebuilt like media frames (ten a second)
 
     def clear_message(self) -> str:
         self._require_start()

@@ -17,6 +17,7 @@ __all__ = [
     "connect_stream",
     "dial_twiml",
     "hangup_twiml",
+    "reject_busy_twiml",
     "say_hangup_twiml",
     "xml_attr",
     "xml_text",
@@ -105,3 +106,9 @@ def say_hangup_twiml(message: str, *, voice: str | None = None, language: str | 
 
 def hangup_twiml() -> str:
     return f"{XML_DECLARATION}<Response><Hangup/></Response>"
+
+
+def reject_busy_twiml() -> str:
+    """Refuse a ringing inbound call with a busy signal (``<Reject reason="busy"/>``): it is never
+    answered, so it is not billed, and the caller may retry (another instance takes it)."""
+    return f'{XML_DECLARATION}<Response><Reject reason="busy"/></Response>'

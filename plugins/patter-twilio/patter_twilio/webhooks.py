@@ -27,7 +27,7 @@ from patter_core.interfaces.carrier import CallOutcome, CallStatusEvent
 from patter_core.server.http import BadRequest, HttpRequest, HttpResponse
 from patter_twilio.signature import SETTINGS_HEADER, SIGNATURE_HEADER
 from patter_twilio.status import ANSWERED_STATUSES, SeenKeys, answered_by_kind, status_event, verdict_event
-from patter_twilio.twiml import connect_stream, hangup_twiml
+from patter_twilio.twiml import connect_stream, hangup_twiml, reject_busy_twiml
 
 if TYPE_CHECKING:
     from patter_twilio.carrier import Twilio
@@ -121,6 +121,9 @@ class TwilioWebhooks:
         direction = "outbound" if form.get("Direction", "inbound").startswith("outbound") else "inbound"
         caller = form.get("From") or form.get("Caller") or ""
         callee = form.get("To") or form.get("Called") or ""
+        if direction == "inbound" and not self.carrier.host.accepting_calls:
+            log.warning("call %s rejected (busy): the server is shutting down", sid)
+            return HttpResponse.xml(reject_busy_twiml())
         claims = {"caller": caller, "callee": callee, "direction": direction}
         answered_by = form.get("AnsweredBy", "")
         kind = answered_by_kind(answered_by)

@@ -290,3 +290,13 @@ async def test_sync_amd_fax_on_the_voice_webhook_hangs_up(env: TwilioEnv) -> Non
     assert response.status_code == 200 and "<Hangup/>" in response.text and "<Stream" not in response.text
     await asyncio.sleep(0)
     assert [e.outcome for e in env.statuses_of(sim.call_sid)] == [CallOutcome.FAILED]
+
+
+async def test_voice_webhook_rejects_inbound_calls_busy_while_the_server_drains(env: TwilioEnv) -> None:
+    host = env.phone._host
+    assert host is not None
+    await host.drain(timeout=1)  # shutdown began: no new calls on this instance
+    response = await env.caller(from_="+15550001111").post_voice()
+    assert response.status_code == 200
+    assert response.text.endswith('<Response><Reject reason="busy"/></Response>')
+    assert parse_stream_twiml(response.text) is None

@@ -79,7 +79,7 @@ class Dispatcher:
             return
         try:
             event = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested absurdly deep
             log.warning("dropping a Realtime message that is not JSON: %.80r", raw)
             return
         if not isinstance(event, dict) or not isinstance(event.get("type"), str):
@@ -147,7 +147,9 @@ class Dispatcher:
         s = self._s
         s.active_responses.add(response_id)
         if s.requested:
-            s.requested.popitem(last=False)  # responses start in the order they were asked for
+            _, said = s.requested.popitem(last=False)  # responses start in the order they were asked for
+            if said is not None:
+                s.response_says[response_id] = said
         if s.followup_pending and s.followup_added:
             s.followup_pending = False  # created after our items were added: it answers them
         s.emit(ResponseStarted(response_id=response_id))
@@ -180,8 +182,10 @@ class Dispatcher:
         status = _opt_str(response, "status") or "completed"
         if response_id is None:
             s.active_responses.clear()
+            s.response_says.clear()
         else:
             s.active_responses.discard(response_id)
+            s.response_says.pop(response_id, None)
         calls = s.pending_calls.pop(response_id, [])
         calls += self._unseen_calls(response, {c.call_id for c in calls})
         s.emit(ResponseDone(response_id=response_id, status=status))
@@ -203,6 +207,9 @@ class Dispatcher:
             if not isinstance(item, dict) or item.get("type") != "function_call":
                 continue
             call_id, name, args = item.get("call_id"), item.get("name"), item.get("arguments")
+            if args is not None and not isinstance(args, str):  # never run a tool on garbled arguments
+                log.warning("dropping function call %r of response.done: arguments are not a string", name)
+                continue
             if isinstance(call_id, str) and call_id not in seen and isinstance(name, str):
                 found.append(ToolCallRequested(call_id=call_id, name=name, arguments=args or "{}"))
         return found

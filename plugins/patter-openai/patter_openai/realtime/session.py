@@ -90,6 +90,8 @@ class OpenAIRealtimeSession(EngineSession):
         self.requested: OrderedDict[str, str | None] = OrderedDict()
         """event_id of each ``response.create`` not yet answered -> the text of a :meth:`say`, else None."""
         self.queued_says: deque[str] = deque()
+        self.response_says: dict[str, str] = {}
+        """response_id -> the :meth:`say` text it speaks, while it is active (re-spoken if a drop cuts it)."""
         self.say_texts: OrderedDict[str, str] = OrderedDict()
         """event_id -> text of recent :meth:`say` requests, to retry one the service refused as busy
         (kept apart from ``requested``, whose entries a concurrent server response may consume)."""
@@ -149,7 +151,10 @@ class OpenAIRealtimeSession(EngineSession):
             audio = self._converter.convert(audio)
             if not audio:
                 return
-        await self._send(ev.append_audio(audio), track=False)
+        try:  # the hot path (every 20 ms): what _send(ev.append_audio(audio), track=False) sends, prebuilt
+            await self._ws.send(ev.append_audio_json(audio))
+        except ConnectionClosed:
+            log.debug("dropping input_audio_buffer.append: the Realtime socket closed")
 
     async def send_tool_result(self, call_id: str, output: str, *, is_error: bool = False) -> None:
         if call_id not in self.delivered_calls:
@@ -298,11 +303,15 @@ class OpenAIRealtimeSession(EngineSession):
         self._ready = False
         self.reconnects += 1
         log.warning("OpenAI Realtime socket dropped mid-call (code %s%s); reconnecting once", code, reason)
-        for response_id in sorted(self.active_responses):
+        interrupted = sorted(self.active_responses)
+        for response_id in interrupted:
             self.emit(ResponseDone(response_id=response_id, status="failed"))
+        # what the drop cut off is said again: scripted texts verbatim, a model reply regenerated
+        resumed = [self.response_says[r] for r in interrupted if r in self.response_says]
+        regenerate = any(r not in self.response_says for r in interrupted)
         unanswered = [t for t in self.requested.values() if t is not None]
         self._reset_conversation_state()
-        self.queued_says.extendleft(reversed(unanswered))  # texts asked for but never started
+        self.queued_says.extendleft(reversed(resumed + unanswered))  # texts cut off or never started
         try:
             connection = await self._reconnect()
         except ProviderConnectionError as exc:
@@ -313,6 +322,7 @@ class OpenAIRealtimeSession(EngineSession):
         self._ready = True
         for role, text in self.history:
             await self._send(ev.create_history_item(role, text))
+        self.followup_pending = regenerate and not self.queued_says
         await self.on_response_done()
         log.warning(
             "OpenAI Realtime reconnected; session configuration re-sent, %d transcript lines restored",
@@ -334,6 +344,7 @@ class OpenAIRealtimeSession(EngineSession):
         self.active_responses.clear()
         self.requested.clear()
         self.say_texts.clear()
+        self.response_says.clear()
         self.pending_calls.clear()
         self.outstanding_calls.clear()
         self.delivered_calls.clear()

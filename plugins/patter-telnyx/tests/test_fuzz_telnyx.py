@@ -1,0 +1,15 @@
+"""Bad input, property-based: the telnyx plugin's parsers of media frames and webhook signatures from Telnyx drop garbage, never crash.
+
+Targets and their extra properties: :mod:`patter_telnyx.fuzzing`. The long run is ``bench/fuzz.py``.
+"""
+
+from __future__ import annotations
+
+from patter_telnyx.fuzzing import fuzz_targets
+
+from patter_core.testing.fuzz import examples_test, fuzz_test
+
+TARGETS = fuzz_targets()
+
+test_fuzz = fuzz_test(TARGETS)
+test_examples_are_accepted = examples_test(TARGETS)

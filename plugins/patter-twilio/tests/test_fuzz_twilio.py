@@ -1,0 +1,15 @@
+"""Bad input, property-based: the twilio plugin's parsers of media frames and webhook signatures from Twilio drop garbage, never crash.
+
+Targets and their extra properties: :mod:`patter_twilio.fuzzing`. The long run is ``bench/fuzz.py``.
+"""
+
+from __future__ import annotations
+
+from patter_twilio.fuzzing import fuzz_targets
+
+from patter_core.testing.fuzz import examples_test, fuzz_test
+
+TARGETS = fuzz_targets()
+
+test_fuzz = fuzz_test(TARGETS)
+test_examples_are_accepted = examples_test(TARGETS)
