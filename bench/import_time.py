@@ -40,7 +40,10 @@ def timed(code: str, runs: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="3 runs (nox -s bench -- --quick)")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 3
     base = timed("pass", args.runs)
     rows = list(MODULES)
     for plugin in PLUGINS:

@@ -121,7 +121,10 @@ def row(name: str, values: list[float]) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="20 turns (nox -s bench -- --quick)")
     args = parser.parse_args()
+    if args.quick:
+        args.turns = 20
     t0 = time.perf_counter()
     p_added, p_barge = await pipeline_turns(args.turns)
     e_added, e_barge = await engine_turns(args.turns)

@@ -95,7 +95,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--live", type=int, default=200)
     parser.add_argument("--sequential", type=int, default=5000)
+    parser.add_argument(
+        "--quick", action="store_true", help="50 live, 500 sequential (nox -s bench -- --quick)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.live, args.sequential = 50, 500
     t0 = time.perf_counter()
     per_call = await live_calls(args.live)
     start, end = await sequential_calls(args.sequential)

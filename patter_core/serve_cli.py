@@ -8,6 +8,10 @@ overriding real variables): ``PATTER_CARRIER``, ``PATTER_PHONE_NUMBER``, ``PATTE
 
 ``--workers N`` starts N processes on the same port (``SO_REUSEPORT``); they share one signing secret
 so a call admitted by one worker may stream to another.
+
+Each process runs on uvloop when it is installed (``pip install "patter-core[speed]"``;
+``PATTER_UVLOOP=0`` opts out) and freezes its start-up objects out of the garbage collector's full
+passes once it is ready (:mod:`patter_core.server.tuning`); both measured in ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -84,6 +88,9 @@ def _carrier_name(args: argparse.Namespace, registry: Any) -> str | None:
     )
 
 
+_WORKER_ENV = "PATTER_SERVE_WORKER"  # set on the processes --workers starts: they bind with SO_REUSEPORT
+
+
 def run(args: argparse.Namespace) -> int:
     load_dotenv(args.env_file)
     if args.workers < 1:
@@ -94,19 +101,42 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigurationError(
                 "--tunnel works with one worker; put a load balancer in front of several"
             )
+        if not args.port:
+            raise ConfigurationError("--workers shares one port between processes: pass --port (not 0)")
         os.environ.setdefault("PATTER_SECRET", secrets.token_urlsafe(32))
-        child_args = [a for a in sys.argv[1:] if not a.startswith("--workers")]
+        child_args = _without_workers(sys.argv[1:])
         for _ in range(args.workers - 1):
             children.append(
-                subprocess.Popen([sys.executable, "-m", "patter_core.cli", *child_args, "--workers=1"])
+                subprocess.Popen(
+                    [sys.executable, "-m", "patter_core.cli", *child_args, "--workers=1"],
+                    env={**os.environ, _WORKER_ENV: "1"},
+                )
             )
-    try:
-        return asyncio.run(_serve(args, reuse_port=args.workers > 1 or bool(children)))
+    from patter_core.server.tuning import loop_factory
+
+    try:  # uvloop when installed (patter-core[speed]; PATTER_UVLOOP=0 to opt out)
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            reuse_port = args.workers > 1 or os.environ.get(_WORKER_ENV) == "1"
+            return runner.run(_serve(args, reuse_port=reuse_port))
     finally:
         for child in children:
             child.terminate()
         for child in children:
             child.wait(timeout=15)
+
+
+def _without_workers(argv: list[str]) -> list[str]:
+    """``argv`` minus ``--workers N`` / ``--workers=N``: the children are started with one worker each."""
+    kept: list[str] = []
+    skip_next = False
+    for arg in argv:
+        if skip_next:
+            skip_next = False
+        elif arg == "--workers":
+            skip_next = True
+        elif not arg.startswith("--workers="):
+            kept.append(arg)
+    return kept
 
 
 async def _serve(args: argparse.Namespace, *, reuse_port: bool) -> int:
@@ -142,6 +172,9 @@ async def _serve(args: argparse.Namespace, *, reuse_port: bool) -> int:
         return 1
     if args.configure_number and phone.carrier is not None:
         await _configure_number(phone)
+    from patter_core.server.tuning import freeze_startup_objects
+
+    freeze_startup_objects()  # full GC passes then scan only the calls' objects: shorter pauses under load
     print(f"Patter is serving {args.target} on {args.host}:{phone.port} (pid {os.getpid()})", flush=True)
     for method, url in phone.routes:
         print(f"  {method:5} {url}", flush=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 from patter_core.server.http import WebSocketClosed, WebSocketConnection
 
-__all__ = ["AsgiWebSocket", "PatterASGI", "compile_path"]
+__all__ = ["AsgiWebSocket", "PatterASGI", "compile_path", "run_media_handler"]
 
 log = logging.getLogger("patter.server")
 
@@ -115,16 +115,22 @@ class PatterASGI:
     def add_websocket(self, template: str, handler: WsHandler) -> None:
         self._ws_routes.append((compile_path(template), handler))
 
+    def match_websocket(self, path: str) -> tuple[WsHandler, dict[str, str]] | None:
+        """The media route serving ``path`` and its path parameters (``None`` if none does)."""
+        for pattern, handler in self._ws_routes:
+            match = pattern.fullmatch(path)
+            if match is not None:
+                return handler, match.groupdict()
+        return None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             await self.http_app(scope, receive, send)
             return
-        path = scope.get("path", "")
-        for pattern, handler in self._ws_routes:
-            match = pattern.fullmatch(path)
-            if match is not None:
-                await self._serve_ws(handler, AsgiWebSocket(scope, receive, send, match.groupdict()))
-                return
+        found = self.match_websocket(scope.get("path", ""))
+        if found is not None:
+            await self._serve_ws(found[0], AsgiWebSocket(scope, receive, send, found[1]))
+            return
         await receive()
         await send({"type": "websocket.close", "code": 1008, "reason": "unknown path"})
 
@@ -133,12 +139,18 @@ class PatterASGI:
         first = await ws._receive()
         if first.get("type") != "websocket.connect":
             return
-        try:
-            await handler(ws)
-        except WebSocketClosed:
-            pass
-        except Exception:
-            log.exception("media websocket handler failed on %s", ws.path)
-            await ws.close(1011, "internal error")
-        finally:
-            await ws.close(1000, "")
+        await run_media_handler(handler, ws)
+
+
+async def run_media_handler(handler: WsHandler, ws: WebSocketConnection) -> None:
+    """Run a media route's handler on an accepted-or-acceptable socket, whichever server carries it:
+    its errors are logged (the server goes on) and the socket is always closed afterwards."""
+    try:
+        await handler(ws)
+    except WebSocketClosed:
+        pass
+    except Exception:
+        log.exception("media websocket handler failed on %s", ws.path)
+        await ws.close(1011, "internal error")
+    finally:
+        await ws.close(1000, "")

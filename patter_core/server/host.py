@@ -13,6 +13,7 @@ import inspect
 import logging
 import socket
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -29,14 +30,20 @@ from patter_core.server.app import add_http_route, create_http_app
 from patter_core.server.asgi import PatterASGI
 from patter_core.server.runner import bind_socket, run_hypercorn
 from patter_core.server.tokens import CallTokens
-from patter_core.session.call import CallSession
+from patter_core.session.call import SHUTDOWN_MESSAGE, CallSession
 
 __all__ = ["ServerHost"]
 
 log = logging.getLogger("patter.server")
 
 SessionFactory = Callable[[MediaChannel], CallSession]
+CALL_START_TIMEOUT_S = 10.0
+"""``on_call_start`` runs before the call's media is read: it must not hold the caller in silence."""
 Callback = Callable[[Any], Awaitable[None] | None]
+UNWATCHED_STATUS_CALLS = 256
+"""Status events of this many calls nobody watches yet are kept (oldest call dropped first): an outbound
+call's first callback can arrive while ``place_call`` is still awaiting the carrier's API response."""
+UNWATCHED_STATUS_PER_CALL = 8
 
 
 class ServerHost(CallHost):
@@ -62,6 +69,7 @@ class ServerHost(CallHost):
         self.finished = 0
         self.started_at = time.time()
         self._status_waiters: dict[str, list[Callable[[CallStatusEvent], None]]] = {}
+        self._unwatched_status: OrderedDict[str, list[CallStatusEvent]] = OrderedDict()
         self.voicemail_messages: dict[str, str] = {}
         self.routes: list[tuple[str, str]] = [("GET", "/health")]
         self._draining = False
@@ -116,7 +124,7 @@ class ServerHost(CallHost):
         self._idle.clear()
         log.info("call %s started (%s, %s)", call_id, channel.call.carrier, channel.call.direction)
         try:
-            await _invoke(self._on_call_start, channel.call)
+            await _invoke(self._on_call_start, channel.call, timeout=CALL_START_TIMEOUT_S)
             record = await session.run()
         finally:
             self.active.pop(call_id, None)
@@ -134,7 +142,10 @@ class ServerHost(CallHost):
         self._notify_status(event)
 
     def _notify_status(self, event: CallStatusEvent) -> None:
-        for waiter in self._status_waiters.get(event.call_id, []):
+        waiters = self._status_waiters.get(event.call_id)
+        if not waiters:
+            self._keep_unwatched(event)
+        for waiter in list(waiters or ()):
             try:
                 waiter(event)
             except Exception:
@@ -151,8 +162,21 @@ class ServerHost(CallHost):
 
     # -- for Patter ------------------------------------------------------------------------------
 
+    def _keep_unwatched(self, event: CallStatusEvent) -> None:
+        kept = self._unwatched_status.setdefault(event.call_id, [])
+        self._unwatched_status.move_to_end(event.call_id)
+        kept.append(event)
+        del kept[:-UNWATCHED_STATUS_PER_CALL]
+        while len(self._unwatched_status) > UNWATCHED_STATUS_CALLS:
+            self._unwatched_status.popitem(last=False)
+
     def watch_status(self, call_id: str, waiter: Callable[[CallStatusEvent], None]) -> Callable[[], None]:
+        """Call ``waiter`` with each status event of ``call_id``, starting with those that arrived
+        before anyone watched (replayed on the next loop iteration, in order)."""
         self._status_waiters.setdefault(call_id, []).append(waiter)
+        missed = self._unwatched_status.pop(call_id, [])
+        if missed:
+            asyncio.get_running_loop().call_soon(self._replay, waiter, missed)
 
         def unwatch() -> None:
             waiters = self._status_waiters.get(call_id, [])
@@ -163,6 +187,14 @@ class ServerHost(CallHost):
 
         return unwatch
 
+    @staticmethod
+    def _replay(waiter: Callable[[CallStatusEvent], None], events: list[CallStatusEvent]) -> None:
+        for event in events:
+            try:
+                waiter(event)
+            except Exception:
+                log.exception("status waiter failed")
+
     def _health(self) -> dict[str, Any]:
         return {
             "status": "draining" if self._draining else "ok",
@@ -171,32 +203,53 @@ class ServerHost(CallHost):
             "uptime_s": round(time.time() - self.started_at, 1),
         }
 
-    async def drain(self, timeout: float = 10.0) -> None:
-        """Stop admitting calls and end the active ones cleanly (bounded by ``timeout``)."""
+    async def drain(self, timeout: float = 10.0, *, message: str | None = SHUTDOWN_MESSAGE) -> None:
+        """Stop admitting calls and end the active ones cleanly (bounded by ``timeout``): the carrier
+        tells each caller ``message`` and hangs up, and each call's record is finished."""
         self._draining = True
-        for session in list(self.active.values()):
-            session.end("server shutdown")
+        enders = [asyncio.ensure_future(session.shut_down(message)) for session in list(self.active.values())]
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
             log.warning("%d call(s) still active after %.0f s of shutdown", len(self.active), timeout)
+        for ender in enders:
+            ender.cancel()
+        if enders:
+            await asyncio.wait(enders)
 
     async def serve(
         self, sock: socket.socket, shutdown: asyncio.Event, *, graceful_timeout: float = 10.0
     ) -> None:
-        await run_hypercorn(self.asgi, sock, shutdown=shutdown, graceful_timeout=graceful_timeout)
+        from patter_core.server.front import lean_media_enabled, serve_front
+
+        if lean_media_enabled():  # media sockets on the lean path, the rest on hypercorn (server/front.py)
+            await serve_front(
+                self.asgi,
+                self.asgi.match_websocket,
+                sock,
+                shutdown=shutdown,
+                graceful_timeout=graceful_timeout,
+            )
+        else:
+            await run_hypercorn(self.asgi, sock, shutdown=shutdown, graceful_timeout=graceful_timeout)
 
     @staticmethod
     def bind(host: str, port: int) -> socket.socket:
         return bind_socket(host, port)
 
 
-async def _invoke(callback: Callback | None, value: Any) -> None:
+async def _invoke(callback: Callback | None, value: Any, *, timeout: float | None = None) -> None:
     if callback is None:
         return
     try:
         result = callback(value)
         if inspect.isawaitable(result):
-            await result
+            await asyncio.wait_for(result, timeout)
+    except TimeoutError:
+        log.error(
+            "callback %s did not finish within %g s; the call goes on without it",
+            getattr(callback, "__name__", callback),
+            timeout,
+        )
     except Exception:
         log.exception("callback %s failed", getattr(callback, "__name__", callback))

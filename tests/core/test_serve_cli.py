@@ -87,3 +87,65 @@ def test_serve_reports_configuration_errors_without_a_traceback(tmp_path) -> Non
     )
     assert result.returncode == 2
     assert "cannot import 'nonexistent_module_xyz'" in result.stderr and "Traceback" not in result.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_serve_workers_share_one_port_and_stop_together(plugin_site, tmp_path) -> None:
+    plugin_site.add("patter-fakecarrier", "patter_fakecarrier_hooks", PLUGIN)
+    (plugin_site.root / "myapp.py").write_text(APP)
+    env = dict(os.environ, PYTHONPATH=str(plugin_site.root), PATTER_CARRIER="fake")
+    env.pop("PATTER_SECRET", None)
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "patter_core.cli", "serve", "myapp:make_agent", "--workers", "2"),
+            *("--host", "127.0.0.1", "--port", str(port), "--webhook-url", "agent.example.test"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        pids = set()
+        deadline = time.monotonic() + 60
+        while len(pids) < 2 and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            if "Patter is serving" in line:
+                assert f"127.0.0.1:{port} " in line, line  # every worker on the one port
+                pids.add(int(line.split("(pid ")[1].rstrip(")\n")))
+        assert len(pids) == 2 and process.pid in pids
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()["status"] == "ok"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        for pid in pids - {process.pid}:  # the parent stopped its worker before exiting
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue
+            raise AssertionError(f"worker {pid} still runs after the parent stopped")
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_serve_workers_need_a_fixed_port(tmp_path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "patter_core.cli", "serve", "x:y", "--workers", "2", "--port", "0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2 and "pass --port" in result.stderr
