@@ -70,6 +70,8 @@ class ServerHost(CallHost):
         self.started_at = time.time()
         self._status_waiters: dict[str, list[Callable[[CallStatusEvent], None]]] = {}
         self._unwatched_status: OrderedDict[str, list[CallStatusEvent]] = OrderedDict()
+        self._machine_verdicts: OrderedDict[str, None] = OrderedDict()
+        """Calls a machine answered before their media stream started: acted on when it does."""
         self.voicemail_messages: dict[str, str] = {}
         self.routes: list[tuple[str, str]] = [("GET", "/health")]
         self._draining = False
@@ -122,6 +124,9 @@ class ServerHost(CallHost):
         session = self._session_factory(channel)
         self.active[call_id] = session
         self._idle.clear()
+        if call_id in self._machine_verdicts:
+            del self._machine_verdicts[call_id]
+            session.machine_answered(self.voicemail_messages.get(call_id))
         log.info("call %s started (%s, %s)", call_id, channel.call.carrier, channel.call.direction)
         try:
             await _invoke(self._on_call_start, channel.call, timeout=CALL_START_TIMEOUT_S)
@@ -135,10 +140,14 @@ class ServerHost(CallHost):
         await _invoke(self._on_call_end, record)
 
     def report_status(self, event: CallStatusEvent) -> None:
-        session = self.active.get(event.call_id)
-        if session is not None and event.outcome is CallOutcome.VOICEMAIL and not session.ended:
-            message = self.voicemail_messages.get(event.call_id)
-            session.scope.spawn(session.leave_voicemail(message), name="voicemail")
+        if event.outcome is CallOutcome.VOICEMAIL:
+            session = self.active.get(event.call_id)
+            if session is not None:
+                session.machine_answered(self.voicemail_messages.get(event.call_id))
+            else:  # the verdict beat the media stream (synchronous machine detection always does)
+                self._machine_verdicts[event.call_id] = None
+                while len(self._machine_verdicts) > UNWATCHED_STATUS_CALLS:
+                    self._machine_verdicts.popitem(last=False)
         self._notify_status(event)
 
     def _notify_status(self, event: CallStatusEvent) -> None:

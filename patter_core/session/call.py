@@ -82,6 +82,10 @@ class SessionOptions:
     stall_timeout_s: float | None = 15.0
     """Longest silence of a provider that owes the call something (an engine reply in progress, the
     next piece of an LLM reply, the next chunk of speech) before it counts as failed."""
+    voicemail_ready_s: float = 3.0
+    """A machine verdict that arrives before the agent has started speaking (synchronous machine
+    detection always does) waits for the agent's first audio, or this long after the providers
+    connected (an agent with no first message may stay silent), before the message is spoken."""
 
 
 class CallSession:
@@ -138,6 +142,8 @@ class CallSession:
         self._failure: str | None = None
         """Set by :meth:`fail`: a provider failed beyond recovery; :meth:`run` apologises and ends."""
         self._t0 = asyncio.get_running_loop().time()
+        self._mode_started = asyncio.Event()
+        self._voicemail: asyncio.Task[None] | None = None
         self.mode = self._make_mode(on_message)
 
     def _make_mode(self, on_message: OnMessage | None) -> Any:
@@ -167,6 +173,7 @@ class CallSession:
                     self.end(self._ending or "caller hung up")
                 else:
                     starting.result()  # a provider that could not connect: raises (apology below)
+                    self._mode_started.set()
                     mode_task = self.scope.spawn(self.mode.run(), name="mode")
                     done, _ = await asyncio.wait(
                         {reader, mode_task, ended}, return_when=asyncio.FIRST_COMPLETED
@@ -338,8 +345,20 @@ class CallSession:
         self.player.play(segment, pcm16_to_bytes(tones), PCM16_8K)
         self.player.end_segment(segment)
 
+    def machine_answered(self, message: str | None) -> None:
+        """A machine answered (the carrier's verdict): leave ``message`` once the session can speak.
+        Safe to call early and more than once; only the first verdict acts."""
+        if self._voicemail is None and not self.ended:
+            self._voicemail = self.scope.spawn(self.leave_voicemail(message), name="voicemail")
+
     async def leave_voicemail(self, message: str | None) -> None:
-        """A machine answered: speak ``message`` (in the agent's own voice) and hang up."""
+        """Speak ``message`` (in the agent's own voice) and hang up.
+
+        Waits until the session can speak -- its providers connected and its greeting begun, or
+        ``voicemail_ready_s`` after connecting -- so an early verdict is not spoken into nothing."""
+        await self._mode_started.wait()  # bounded by connect_timeout_s: a failed start ends the call
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.player.audio_started.wait(), self.options.voicemail_ready_s)
         self.record.add_event("voicemail", message=message)
         if message:
             await self.mode.say(message)

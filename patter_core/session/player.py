@@ -64,6 +64,8 @@ class Player:
         self._on_clear = on_clear
         self._first_frame: dict[str, Callable[[], None]] = {}
         self._closed = False
+        self.audio_started = asyncio.Event()
+        """Set once the first agent frame went out on the call (the session is speaking)."""
 
     # -- producer side -------------------------------------------------------------------------
 
@@ -190,6 +192,8 @@ class Player:
                 continue
             play_at = self._clock() + self._pacer.buffered_ms() / 1000
             await send_audio(frame)
+            if not self.audio_started.is_set():
+                self.audio_started.set()
             self._pacer.sent(self._frame_ms)
             self._tracker.audio_sent(segment_id, self._frame_ms)
             if self._on_frame is not None:

@@ -240,3 +240,25 @@ async def test_outbound_status_reported_before_place_call_returns_is_not_lost(se
     outcome = await outbound.outcome(timeout=5)
     assert outcome.outcome is CallOutcome.BUSY
     assert served.phone._host is not None and outbound.call_id not in served.phone._host._unwatched_status
+
+
+async def test_a_machine_verdict_before_the_stream_is_acted_on_once_the_session_speaks(
+    served: Served,
+) -> None:
+    from patter_core.interfaces.carrier import CallOutcome
+    from patter_core.testing import FakeCallerDialect, SimulatedCaller
+
+    outbound = await served.phone.call("+15557654321", voicemail_message="Please call the clinic back.")
+    served.carrier.answer(outbound.call_id, machine=True)  # synchronous detection: before any stream
+    assert (await outbound.outcome(timeout=5)).outcome is CallOutcome.VOICEMAIL  # reported at once
+    token = (await served.webhook(outbound.call_id)).json()["token"]
+    url = f"{served.ws_base}/ws/fake/stream/{outbound.call_id}"
+    async with SimulatedCaller(url, FakeCallerDialect(outbound.call_id, token)) as machine:
+        record = await outbound.record(timeout=15)
+        assert machine.heard_ms > 0
+    assert served.engine.session.said == ["Please call the clinic back."]  # once, in the agent's voice
+    assert record.end_reason == "agent hung up: voicemail left"
+    kinds = [event.type for event in record.events]
+    # held until the engine was connected and the greeting had begun, which the message then cut short
+    assert kinds.index("engine_connected") < kinds.index("voicemail") < kinds.index("hangup")
+    assert any(e.type == "barge_in" and e.data.get("source") == "say" for e in record.events)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import attrs
 
-from patter_core.interfaces.carrier import CallOutcome, CallStatusEvent
+from patter_core.interfaces.carrier import CallOutcome
 
 __all__ = ["CallState", "CallTable", "Phase"]
 
@@ -65,8 +65,6 @@ class CallState:
     stream_live: bool = False
     parameters: dict[str, str] = attrs.field(factory=dict)
     """Custom parameters of an outbound call, passed to its stream (``custom_parameters``)."""
-    deferred: list[CallStatusEvent] = attrs.field(factory=list)
-    """VOICEMAIL verdicts held until the media stream is up (so the message can be spoken)."""
     speak_done: asyncio.Event = attrs.field(factory=asyncio.Event)
     lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
     _seen: deque[str] = attrs.field(factory=lambda: deque(maxlen=_SEEN_EVENTS))

@@ -124,9 +124,7 @@ class EventHandler:
     # -- status reporting ----------------------------------------------------------------------
 
     def report(self, state: CallState, event: CallStatusEvent) -> None:
-        if event.outcome is CallOutcome.VOICEMAIL and not state.stream_live and not state.ended:
-            state.deferred.append(event)  # the message is spoken on the stream: wait for it
-            return
+        """Report a status update (the core holds a machine verdict until the call's session can speak)."""
         host = self._c.host
         if host is not None:
             host.report_status(event)
@@ -134,19 +132,8 @@ class EventHandler:
     def stream_live(self, call_id: str) -> None:
         """The call's media stream is authenticated and its session is starting."""
         state = self._c.calls.get(call_id)
-        if state is None:
-            return
-        state.stream_live = True
-        if state.deferred:
-            # after the current task yields, i.e. once run_call has registered the session
-            asyncio.get_running_loop().call_soon(self._flush, state)
-
-    def _flush(self, state: CallState) -> None:
-        events, state.deferred = state.deferred, []
-        host = self._c.host
-        for event in events:
-            if host is not None:
-                host.report_status(event)
+        if state is not None:
+            state.stream_live = True
 
     # -- call setup ----------------------------------------------------------------------------
 
@@ -297,7 +284,6 @@ class EventHandler:
         self._c.calls.mark_ended(state)
         state.machine_pending = False
         state.speak_done.set()
-        self._flush(state)
         cause, source = _str(payload.get("hangup_cause")), _str(payload.get("hangup_source"))
         outcome = hangup_outcome(cause, source, answered=state.answered)
         details = {

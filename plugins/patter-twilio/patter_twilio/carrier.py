@@ -38,7 +38,6 @@ from patter_twilio.rest import Form, TwilioREST, is_already_ended
 from patter_twilio.signature import SignatureValidator
 from patter_twilio.status import TERMINAL_OUTCOMES
 from patter_twilio.twiml import conference_twiml, dial_twiml, say_hangup_twiml
-from patter_twilio.voicemail import VerdictRouter
 from patter_twilio.webhooks import AMD_PATH, STATUS_PATH, VOICE_PATH, TwilioWebhooks
 
 __all__ = ["DEFAULT_BASE_URL", "STATUS_EVENTS", "Twilio"]
@@ -91,7 +90,6 @@ class Twilio(Carrier):
         warm_transfer_timeout_s: int = 30,
         recording_channels: str = "dual",
         start_timeout_s: float = 10.0,
-        voicemail_ready_s: float = 3.0,
         request_timeout_s: float = 15.0,
     ) -> None:
         sid = account_sid if account_sid is not None else os.environ.get("TWILIO_ACCOUNT_SID")
@@ -126,7 +124,6 @@ class Twilio(Carrier):
         self.recording_channels = recording_channels
         self.start_timeout_s = start_timeout_s
         self.verify_webhooks = True
-        self.verdicts = VerdictRouter(ready_fallback_s=voicemail_ready_s)
         self.webhooks = TwilioWebhooks(self)
         self.media = MediaRoute(self)
         self._host: CallHost | None = None
@@ -145,7 +142,6 @@ class Twilio(Carrier):
 
     def mount(self, host: CallHost) -> None:
         self._host = host
-        self.verdicts.host = host
         host.add_route(VOICE_PATH, self.webhooks.voice, methods=("POST", "GET"))
         host.add_route(STATUS_PATH, self.webhooks.status)
         host.add_route(AMD_PATH, self.webhooks.amd)
@@ -179,7 +175,6 @@ class Twilio(Carrier):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.verdicts.close()
         await self.rest.aclose()
 
     # -- number configuration and credentials (``serve --configure-number``, ``doctor``) -----------

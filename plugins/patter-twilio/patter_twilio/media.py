@@ -9,14 +9,13 @@ Twilio connects to the ``<Stream url>`` the voice webhook answered. Before anyth
    carry ``customParameters.token``, the per-call credential the webhook issued for that call.
 
 Anything else is closed with 1008 (policy violation) before a provider is contacted. An authenticated
-stream becomes a :class:`TwilioMediaChannel` (the core's generic JSON channel with the Twilio dialect)
-and runs through :meth:`CallHost.run_call` until the call ends.
+stream becomes the core's generic :class:`JsonMediaChannel` with the Twilio dialect and runs through :meth:`CallHost.run_call` until the call ends.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 from patter_core.interfaces.carrier import CallHost, CallInfo
@@ -29,7 +28,7 @@ from patter_twilio.status import answered_by_kind, verdict_event
 if TYPE_CHECKING:
     from patter_twilio.carrier import Twilio
 
-__all__ = ["STREAM_PATH", "MediaRoute", "StreamSignatureMode", "TwilioMediaChannel"]
+__all__ = ["STREAM_PATH", "MediaRoute", "StreamSignatureMode"]
 
 log = logging.getLogger("patter.twilio")
 
@@ -44,31 +43,6 @@ def _verify(host: CallHost, token: str, call_id: str) -> Mapping[str, str] | Non
         return host.verify_call_token(token, call_id)
     except (TypeError, ValueError):
         return None
-
-
-class TwilioMediaChannel(JsonMediaChannel):
-    """The generic JSON channel, noting when the session first speaks (its mode is running)."""
-
-    def __init__(
-        self, *args: object, on_first_send: Callable[[], None] | None = None, **kwargs: object
-    ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._on_first_send = on_first_send
-
-    def _first_send(self) -> None:
-        callback, self._on_first_send = self._on_first_send, None
-        if callback is not None:
-            callback()
-
-    async def send_audio(self, frame: bytes) -> None:
-        if self._on_first_send is not None:
-            self._first_send()
-        await super().send_audio(frame)
-
-    async def send_mark(self, name: str) -> None:
-        if self._on_first_send is not None:
-            self._first_send()
-        await super().send_mark(name)
 
 
 class MediaRoute:
@@ -114,16 +88,10 @@ class MediaRoute:
             stream_id=start.stream_id,
             parameters={k: v for k, v in start.parameters.items() if k != "token"},
         )
-        router = carrier.verdicts
-        ready, ended = router.stream_started(path_call)
         answered_by = claims.get("answered_by")
         if answered_by and answered_by_kind(answered_by) == "machine":  # synchronous AMD said machine
             carrier.webhooks.report_verdict(verdict_event(path_call, answered_by, {}))
-        channel = TwilioMediaChannel(ws, dialect, call=call, format=start.format, on_first_send=ready)
-        try:
-            await host.run_call(channel)
-        finally:
-            ended()
+        await host.run_call(JsonMediaChannel(ws, dialect, call=call, format=start.format))
 
     def _upgrade_signature_ok(self, ws: WebSocketConnection) -> bool:
         carrier = self.carrier

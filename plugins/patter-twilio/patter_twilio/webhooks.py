@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from patter_core.interfaces.carrier import CallOutcome, CallStatusEvent
+from patter_core.interfaces.carrier import CallStatusEvent
 from patter_core.server.http import BadRequest, HttpRequest, HttpResponse
 from patter_twilio.signature import SETTINGS_HEADER, SIGNATURE_HEADER
 from patter_twilio.status import ANSWERED_STATUSES, SeenKeys, answered_by_kind, status_event, verdict_event
@@ -95,11 +95,8 @@ class TwilioWebhooks:
     # -- reporting -------------------------------------------------------------------------------
 
     def report(self, event: CallStatusEvent) -> None:
-        """Report a status update; voicemail verdicts wait until the session can speak."""
-        if event.outcome is CallOutcome.VOICEMAIL:
-            self.carrier.verdicts.deliver(event)
-        else:
-            self.carrier.host.report_status(event)
+        """Report a status update (the core holds a machine verdict until the call's session can speak)."""
+        self.carrier.host.report_status(event)
 
     def report_verdict(self, event: CallStatusEvent) -> bool:
         """Report a machine-detection verdict once per call (from whichever source comes first)."""
