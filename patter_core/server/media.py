@@ -10,8 +10,10 @@ closed.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from patter_core.audio.format import AudioFormat
 from patter_core.interfaces.carrier import (
@@ -26,7 +28,7 @@ from patter_core.interfaces.carrier import (
 )
 from patter_core.server.http import WebSocketClosed, WebSocketConnection
 
-__all__ = ["JsonMediaChannel", "accept_stream"]
+__all__ = ["JsonMediaChannel", "accept_stream", "json_frame"]
 
 log = logging.getLogger("patter.media")
 
@@ -35,6 +37,20 @@ _LOG_EVERY = 100
 MAX_FRAME_BYTES = 64 * 1024
 """Media frames larger than this are dropped unparsed (a carrier's 20 ms frame is a few hundred bytes;
 its ``start`` a few kilobytes): a peer cannot make the server decode megabytes of JSON and base64."""
+
+
+def json_frame(message: str | bytes) -> dict[str, Any]:
+    """A media frame's JSON object, or :class:`MalformedFrame` saying why it is not one: the one
+    decoding step of every JSON carrier dialect (bad UTF-8, bad JSON, absurd nesting, not an object)."""
+    try:
+        data = json.loads(message)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedFrame(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedFrame("not JSON: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise MalformedFrame("frame is not a JSON object")
+    return data
 
 
 class _DropLog:

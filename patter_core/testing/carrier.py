@@ -43,7 +43,7 @@ from patter_core.interfaces.carrier import (
     WarmTransfer,
 )
 from patter_core.server.http import HttpRequest, HttpResponse, WebSocketConnection
-from patter_core.server.media import JsonMediaChannel, accept_stream
+from patter_core.server.media import JsonMediaChannel, accept_stream, json_frame
 from patter_core.testing.caller import CallerDialect, Outbound
 from patter_core.testing.channel import FakeChannel
 
@@ -59,14 +59,7 @@ def sign_fake_webhook(secret: str, body: bytes) -> str:
 
 class FakeDialect(MediaDialect):
     def parse(self, message: str | bytes) -> MediaEvent | StreamStart | None:
-        try:
-            data = json.loads(message)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MalformedFrame(f"not JSON: {exc}") from None
-        except RecursionError:
-            raise MalformedFrame("JSON nested too deeply") from None
-        if not isinstance(data, dict):
-            raise MalformedFrame("frame is not a JSON object")
+        data = json_frame(message)
         event = data.get("event")
         if event == "media":
             payload = data.get("payload")

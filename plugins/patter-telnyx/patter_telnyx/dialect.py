@@ -37,6 +37,7 @@ from patter_core.interfaces.carrier import (
     StreamStart,
     StreamStopped,
 )
+from patter_core.server.media import json_frame
 from patter_telnyx.codec import L16, format_of_media_format
 from patter_telnyx.reorder import Reorderer
 
@@ -96,14 +97,7 @@ class TelnyxDialect(MediaDialect):
     def parse(self, message: str | bytes) -> MediaEvent | StreamStart | None:
         if isinstance(message, bytes):
             raise MalformedFrame("binary frame on a Telnyx stream (frames are JSON text)")
-        try:
-            data = json.loads(message)
-        except ValueError as exc:
-            raise MalformedFrame(f"not JSON: {exc}") from None
-        except RecursionError:
-            raise MalformedFrame("not JSON: nested too deeply") from None
-        if not isinstance(data, dict):
-            raise MalformedFrame("frame is not a JSON object")
+        data = json_frame(message)
         event = data.get("event")
         if event == "media":
             return self._media(data.get("media"))

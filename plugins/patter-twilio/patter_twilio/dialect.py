@@ -28,6 +28,7 @@ from patter_core.interfaces.carrier import (
     StreamStart,
     StreamStopped,
 )
+from patter_core.server.media import json_frame
 
 __all__ = ["DTMF_DIGITS", "TwilioDialect", "media_format"]
 
@@ -83,12 +84,7 @@ class TwilioDialect(MediaDialect):
     def parse(self, message: str | bytes) -> MediaEvent | StreamStart | None:
         if len(message) > _MAX_FRAME:
             raise MalformedFrame(f"frame of {len(message)} bytes is larger than any Twilio frame")
-        try:
-            data = json.loads(message)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MalformedFrame(f"not JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise MalformedFrame("frame is not a JSON object")
+        data = json_frame(message)
         event = data.get("event")
         if event == "connected":
             return None
