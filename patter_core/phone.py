@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from patter_core.addresses import is_e164, public_host
 from patter_core.agent import Agent, OnMessage, build_agent
 from patter_core.errors import ConfigurationError
 from patter_core.interfaces.carrier import (
@@ -42,7 +43,6 @@ __all__ = ["OutboundCall", "Patter"]
 
 log = logging.getLogger("patter")
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _TERMINAL = {
     CallOutcome.NO_ANSWER,
     CallOutcome.BUSY,
@@ -53,18 +53,7 @@ _TERMINAL = {
 
 
 def _normalise_webhook_url(value: str | None) -> str | None:
-    if value is None:
-        return None
-    host = value.strip()
-    for scheme in ("https://", "http://", "wss://", "ws://"):
-        if host.startswith(scheme):
-            host = host[len(scheme) :]
-    host = host.rstrip("/")
-    if not host or "/" in host or " " in host:
-        raise ConfigurationError(
-            f"webhook_url must be the public host name (e.g. 'abc123.ngrok.app'), got {value!r}"
-        )
-    return host
+    return None if value is None else public_host(value, what="webhook_url")
 
 
 @attrs.define
@@ -104,7 +93,7 @@ class Patter:
             raise ConfigurationError(
                 f"carrier= must be a Carrier or a registered carrier name, got {type(carrier).__name__}"
             )
-        if phone_number is not None and not _E164.match(phone_number):
+        if phone_number is not None and not is_e164(phone_number):
             raise ConfigurationError(f"phone_number must be E.164 like +15551234567, got {phone_number!r}")
         self.carrier = carrier
         self.phone_number = phone_number
@@ -283,7 +272,7 @@ class Patter:
         """
         if self.carrier is None:
             raise ConfigurationError("call() needs a carrier: Patter(carrier=...)")
-        if not _E164.match(to):
+        if not is_e164(to):
             raise ConfigurationError(f"to= must be an E.164 number like +15551234567, got {to!r}")
         caller_id = from_ or self.phone_number
         if caller_id is None:

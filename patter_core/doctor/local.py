@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from patter_core.addresses import is_e164
 from patter_core.doctor.findings import DoctorOptions, Finding, Status, is_set
 from patter_core.dotenv import parse_dotenv
 from patter_core.errors import ConfigurationError
@@ -28,7 +29,6 @@ __all__ = [
     "settings_findings",
 ]
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=")
 
 
@@ -130,7 +130,7 @@ def settings_findings() -> list[Finding]:
                 "not set (only outbound calls and --configure-number need it)",
             )
         )
-    elif not _E164.match(number):
+    elif not is_e164(number):
         findings.append(
             Finding(
                 "PATTER_PHONE_NUMBER",

@@ -59,7 +59,7 @@ def _webhook_host(options: DoctorOptions) -> str | None:
 async def _webhook_findings(options: DoctorOptions, carrier: Any, carrier_name: str | None) -> list[Finding]:
     """``carrier`` is the built carrier (``None`` when it could not be built); ``carrier_name`` says
     whether one is configured at all."""
-    from patter_core.phone import _normalise_webhook_url
+    from patter_core.addresses import public_host
     from patter_core.tunnel import find_cloudflared
 
     raw = _webhook_host(options)
@@ -85,7 +85,7 @@ async def _webhook_findings(options: DoctorOptions, carrier: Any, carrier_name: 
             )
         ]
     try:
-        host = _normalise_webhook_url(raw) or ""
+        host = public_host(raw, what="webhook_url") if raw else ""
     except ConfigurationError as exc:
         return [Finding("webhook URL", Status.FAIL, str(exc))]
     findings = [Finding("webhook URL", Status.OK, f"{host} (webhooks at https://{host}/webhooks/...)")]

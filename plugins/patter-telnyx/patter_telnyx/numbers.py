@@ -16,10 +16,10 @@ configured (proving the key *and* the id), else the balance. Errors follow the d
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
+from patter_core.addresses import public_host, redact_url, require_e164
 from patter_core.errors import ConfigurationError
 from patter_telnyx.paths import WEBHOOK_PATH
 from patter_telnyx.rest import TelnyxAPI, TelnyxAPIError
@@ -28,50 +28,12 @@ __all__ = [
     "configure_application",
     "describe_credentials",
     "fetch_application",
-    "public_host",
-    "require_e164",
 ]
 
 log = logging.getLogger("patter.telnyx")
 
-_E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 _PORTAL_APPS = "Telnyx portal > Voice > Programmable Voice > Call Control Applications"
 _PORTAL_NUMBERS = "Telnyx portal > Numbers > My Numbers"
-
-
-def require_e164(phone_number: str) -> str:
-    number = phone_number.strip()
-    if not _E164.match(number):
-        raise ConfigurationError(
-            f"phone number {phone_number!r} is not in E.164 form: pass it as '+' followed by the country "
-            "code and number, e.g. +15550001111 (--phone-number or PATTER_PHONE_NUMBER)"
-        )
-    return number
-
-
-def public_host(webhook_host: str) -> str:
-    """``agent.example.com`` from what ``Patter`` passes (tolerating a scheme or a trailing slash)."""
-    host = webhook_host.strip()
-    for scheme in ("https://", "http://"):
-        if host.startswith(scheme):
-            host = host[len(scheme) :]
-    host = host.rstrip("/")
-    if not host or "/" in host or any(c.isspace() for c in host):
-        raise ConfigurationError(
-            f"webhook host must be the public host name (e.g. agent.example.com), got {webhook_host!r}"
-        )
-    return host
-
-
-def _redact(url: object) -> str:
-    """A URL fit for a log line (no ``user:password@``)."""
-    if not isinstance(url, str) or not url:
-        return "(none)"
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = "***@" + (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 async def fetch_application(api: TelnyxAPI, connection_id: str) -> dict[str, Any]:
@@ -119,7 +81,7 @@ async def describe_credentials(api: TelnyxAPI, connection_id: str | None) -> str
         name = _check_application(app, connection_id)
         return (
             f"Call Control Application {connection_id} '{name}', "
-            f"webhook {_redact(app.get('webhook_event_url'))}"
+            f"webhook {redact_url(app.get('webhook_event_url'))}"
         )
     balance = await api.get("/balance", what="balance")
     if not isinstance(balance, dict):
@@ -154,7 +116,7 @@ async def configure_application(
 
     ``True`` when the webhook changed; ``False`` when it already pointed here (nothing written).
     """
-    number = require_e164(phone_number)
+    number = require_e164(phone_number, where="--phone-number or PATTER_PHONE_NUMBER")
     url = f"https://{public_host(webhook_host)}{WEBHOOK_PATH}"
     assigned = await _number_connection(api, number)
     if not assigned:
@@ -184,7 +146,7 @@ async def configure_application(
         "every number on the application, not only %s",
         connection_id,
         name,
-        _redact(previous),
+        redact_url(previous),
         url,
         number,
     )

@@ -15,45 +15,19 @@ something in the console.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from patter_core.addresses import public_host, redact_url, require_e164
 from patter_core.errors import ConfigurationError
 from patter_twilio.rest import TwilioREST
 from patter_twilio.webhooks import STATUS_PATH, VOICE_PATH
 
-__all__ = ["configure_voice_url", "describe_account", "public_host", "require_e164", "voice_urls"]
+__all__ = ["configure_voice_url", "describe_account", "voice_urls"]
 
 log = logging.getLogger("patter.twilio")
 
-_E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 _CONSOLE_NUMBER = "Twilio Console > Phone Numbers > Manage > Active numbers > {number} > Voice configuration"
-
-
-def require_e164(phone_number: str) -> str:
-    """The number as Twilio stores it; anything else would silently match nothing (or too much)."""
-    number = phone_number.strip()
-    if not _E164.match(number):
-        raise ConfigurationError(
-            f"phone number {phone_number!r} is not in E.164 form: pass it as '+' followed by the country "
-            "code and number, e.g. +15550001111 (--phone-number or PATTER_PHONE_NUMBER)"
-        )
-    return number
-
-
-def public_host(webhook_host: str) -> str:
-    """``agent.example.com`` from what ``Patter`` passes (tolerating a scheme or a trailing slash)."""
-    host = webhook_host.strip()
-    for scheme in ("https://", "http://"):
-        if host.startswith(scheme):
-            host = host[len(scheme) :]
-    host = host.rstrip("/")
-    if not host or "/" in host or any(c.isspace() for c in host):
-        raise ConfigurationError(
-            f"webhook host must be the public host name (e.g. agent.example.com), got {webhook_host!r}"
-        )
-    return host
 
 
 def voice_urls(host: str, current: str | None = None) -> tuple[str, str]:
@@ -69,17 +43,6 @@ def voice_urls(host: str, current: str | None = None) -> tuple[str, str]:
         if parts.path == VOICE_PATH and parts.query:
             voice += "?" + parts.query
     return voice, f"https://{host}{STATUS_PATH}"
-
-
-def _redact(url: str | None) -> str:
-    """A URL fit for a log line: Twilio accepts ``https://user:password@host/...`` webhooks."""
-    if not url:
-        return "(none)"
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = "***@" + (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _short_sid(sid: str) -> str:
@@ -145,7 +108,7 @@ async def configure_voice_url(rest: TwilioREST, phone_number: str, webhook_host:
     number on a TwiML App or SIP trunk is refused even when its VoiceUrl already matches: Twilio would not
     use that URL, so "already points here" would be false.
     """
-    number = require_e164(phone_number)
+    number = require_e164(phone_number, where="--phone-number or PATTER_PHONE_NUMBER")
     host = public_host(webhook_host)
     resource = await _find_number(rest, number)
     _refuse_routed_elsewhere(resource, number)
@@ -169,9 +132,9 @@ async def configure_voice_url(rest: TwilioREST, phone_number: str, webhook_host:
         "Twilio number %s (%s): voice URL changed from %s (%s) to %s (POST); status callback was %s",
         number,
         sid,
-        _redact(current),
+        redact_url(current),
         method or "no method",
         voice_url,
-        _redact(resource.get("status_callback") or None),
+        redact_url(resource.get("status_callback") or None),
     )
     return True
