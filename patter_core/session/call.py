@@ -331,8 +331,10 @@ class CallSession:
         """Let the agent finish what it is saying (bounded by ``timeout``)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation (CPython gh-86296)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.mode.drain_speech(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.mode.drain_speech()
         await self.player.wait_idle(max(0.0, deadline - loop.time()))
 
     async def send_dtmf(self, digits: str) -> None:
@@ -358,7 +360,8 @@ class CallSession:
         ``voicemail_ready_s`` after connecting -- so an early verdict is not spoken into nothing."""
         await self._mode_started.wait()  # bounded by connect_timeout_s: a failed start ends the call
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.player.audio_started.wait(), self.options.voicemail_ready_s)
+            async with asyncio.timeout(self.options.voicemail_ready_s):
+                await self.player.audio_started.wait()
         self.record.add_event("voicemail", message=message)
         if message:
             await self.mode.say(message)

@@ -25,6 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from patter_core.audio.format import MULAW_8K, AudioFormat
+from patter_core.testing.waiting import wait_until
 
 __all__ = ["CallerDialect", "Outbound", "SimulatedCaller"]
 
@@ -249,13 +250,7 @@ class SimulatedCaller:
         return self.format.duration_ms(sum(len(v) for k, v in self._queue if k == "media"))
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        async def poll() -> None:
-            while not predicate():
-                self._changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), 0.02)
-
-        await asyncio.wait_for(poll(), timeout)
+        await wait_until(predicate, timeout=timeout, changed=self._changed)
 
     async def wait_silence(self, quiet_ms: float = 600, timeout: float = 20.0) -> None:
         """Wait until the agent has been silent (nothing queued or arriving) for ``quiet_ms``."""

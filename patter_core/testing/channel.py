@@ -24,6 +24,7 @@ from patter_core.interfaces.carrier import (
     MediaEvent,
     StreamStopped,
 )
+from patter_core.testing.waiting import wait_until
 
 __all__ = ["FakeChannel"]
 
@@ -199,12 +200,4 @@ class FakeChannel(MediaChannel):
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Wait until ``predicate()`` holds (checked whenever the channel changes and every 10 ms)."""
 
-        async def poll() -> None:
-            while not predicate():
-                self._changed.clear()
-                try:
-                    await asyncio.wait_for(self._changed.wait(), 0.01)
-                except TimeoutError:
-                    pass
-
-        await asyncio.wait_for(poll(), timeout)
+        await wait_until(predicate, timeout=timeout, changed=self._changed, poll_s=0.01)

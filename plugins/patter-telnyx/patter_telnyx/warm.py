@@ -107,7 +107,8 @@ class WarmTransfers:
                 raise CarrierError(f"the transfer target {to} did not answer in time") from None
             await self._api.command(human, "speak", self._speak_body(warm.summary))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(leg.speak_done.wait(), self._speak_timeout(warm.summary))
+                async with asyncio.timeout(self._speak_timeout(warm.summary)):
+                    await leg.speak_done.wait()
             if leg.ended.is_set():
                 raise CarrierError(f"the transfer target hung up during the briefing ({leg.hangup_cause})")
             if holding:

@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 
 from patter_core.server.runner import bind_socket, run_hypercorn
+from patter_core.testing.waiting import wait_until
 from patter_twilio.signature import compute_signature
 from patter_twilio.testing.numbers import FakeNumber
 from patter_twilio.testing.records import (
@@ -169,13 +170,7 @@ class FakeTwilioAPI:
         return [r for r in self.requests if request_kind(r.method, r.path) == kind]
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        async def poll() -> None:
-            while not predicate():
-                self._changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), 0.02)
-
-        await asyncio.wait_for(poll(), timeout)
+        await wait_until(predicate, timeout=timeout, changed=self._changed)
 
     def inbound_call(
         self,
