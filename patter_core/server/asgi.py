@@ -14,7 +14,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
-from patter_core.server.http import WebSocketClosed, WebSocketConnection
+from patter_core.server.http import WebSocketClosed, WebSocketConnection, merged_headers
 
 __all__ = ["AsgiWebSocket", "PatterASGI", "compile_path", "run_media_handler"]
 
@@ -42,11 +42,9 @@ class AsgiWebSocket(WebSocketConnection):
     def __init__(self, scope: Scope, receive: Receive, send: Send, path_params: Mapping[str, str]) -> None:
         self.path = scope.get("path", "")
         self.query_string = bytes(scope.get("query_string", b"")).decode("latin-1")
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope.get("headers", []):
-            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        self.headers = headers
+        self.headers = merged_headers(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope.get("headers", [])
+        )
         self.path_params = dict(path_params)
         client = scope.get("client")
         self.remote_addr = client[0] if client else None

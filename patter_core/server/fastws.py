@@ -34,7 +34,7 @@ from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from patter_core.server.http import WebSocketClosed, WebSocketConnection
+from patter_core.server.http import WebSocketClosed, WebSocketConnection, merged_headers
 
 __all__ = ["MAX_MESSAGE_BYTES", "MediaWebSocket"]
 
@@ -91,11 +91,7 @@ class MediaWebSocket(WebSocketConnection):
         self.headers: dict[str, str] = {}
         self.feed(head)
         if self._request is not None:
-            headers: dict[str, str] = {}
-            for raw_name, value in self._request.headers.raw_items():
-                name = raw_name.lower()
-                headers[name] = f"{headers[name]}, {value}" if name in headers else value
-            self.headers = headers
+            self.headers = merged_headers(self._request.headers.raw_items())
 
     # -- WebSocketConnection ---------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -21,10 +21,20 @@ __all__ = [
     "HttpResponse",
     "WebSocketClosed",
     "WebSocketConnection",
+    "merged_headers",
 ]
 
 MAX_BODY_BYTES = 256 * 1024
 """Webhook bodies larger than this are refused with 413 before a handler runs."""
+
+
+def merged_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header names lower-cased; a repeated header's values joined with ``", "`` (RFC 9110 5.3)."""
+    headers: dict[str, str] = {}
+    for raw_name, value in pairs:
+        name = raw_name.lower()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
 
 
 class BadRequest(ValueError):
