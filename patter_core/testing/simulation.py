@@ -13,7 +13,7 @@ import abc
 import importlib
 import json
 import secrets
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 import httpx
 
@@ -26,30 +26,56 @@ from patter_core.testing.carrier import FakeCallerDialect, FakeCarrier, sign_fak
 __all__ = ["CarrierSimulator", "FakeCarrierSimulator", "load_simulator"]
 
 
-class CarrierSimulator(abc.ABC):
-    """Use as ``async with Simulator(webhook_host=...) as sim:``; then ``sim.carrier`` and ``sim.call``."""
+C = TypeVar("C", bound=Carrier)
+
+
+class CarrierSimulator(abc.ABC, Generic[C]):
+    """Use as ``async with Simulator(webhook_host=...) as sim:``; then ``sim.carrier`` and ``sim.call``.
+
+    A simulator implements :meth:`make_carrier` (the carrier pointed at its fakes) and :meth:`call`,
+    and starts/stops its fakes in :meth:`start_network` / :meth:`stop_network`; the carrier's lifecycle
+    (built after the fakes start, closed before they stop) is this class's.
+    """
 
     def __init__(self, *, webhook_host: str, **options: Any) -> None:
         self.webhook_host = webhook_host
         self.options = options
+        self._carrier: C | None = None
 
-    async def __aenter__(self) -> CarrierSimulator:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def start(self) -> None:  # noqa: B027 - optional
+    async def start(self) -> None:
+        await self.start_network()
+        self._carrier = self.make_carrier()
+
+    async def stop(self) -> None:
+        """Close the carrier (kept for inspection afterwards), then stop the fakes."""
+        try:
+            if self._carrier is not None:
+                await self._carrier.aclose()
+        finally:
+            await self.stop_network()
+
+    async def start_network(self) -> None:
         """Start fake REST APIs and the like."""
 
-    async def stop(self) -> None:  # noqa: B027 - optional
-        """Stop what :meth:`start` started."""
+    async def stop_network(self) -> None:
+        """Stop what :meth:`start_network` started."""
+
+    @abc.abstractmethod
+    def make_carrier(self) -> C:
+        """The carrier object to serve with, pointed at this simulator (called once its fakes run)."""
 
     @property
-    @abc.abstractmethod
-    def carrier(self) -> Carrier:
-        """The carrier object to serve with, pointed at this simulator."""
+    def carrier(self) -> C:
+        if self._carrier is None:
+            raise RuntimeError(f"start the simulator first (async with {type(self).__name__}(...) as sim)")
+        return self._carrier
 
     @abc.abstractmethod
     async def call(
@@ -63,17 +89,15 @@ class CarrierSimulator(abc.ABC):
         """Place an inbound call at the Patter server listening at ``server`` (``http://127.0.0.1:port``)."""
 
 
-class FakeCarrierSimulator(CarrierSimulator):
+class FakeCarrierSimulator(CarrierSimulator[FakeCarrier]):
     """The simulator of the core's :class:`FakeCarrier` (its webhook returns the stream URL and token)."""
 
     def __init__(self, *, webhook_host: str, **options: Any) -> None:
         super().__init__(webhook_host=webhook_host, **options)
-        self._carrier = FakeCarrier(secret=secrets.token_hex(16))
         self._count = 0
 
-    @property
-    def carrier(self) -> FakeCarrier:
-        return self._carrier
+    def make_carrier(self) -> FakeCarrier:
+        return FakeCarrier(secret=secrets.token_hex(16))
 
     async def call(
         self,
@@ -90,7 +114,7 @@ class FakeCarrierSimulator(CarrierSimulator):
             response = await client.post(
                 f"{server}/webhooks/fake/voice",
                 content=body,
-                headers={"X-Fake-Signature": sign_fake_webhook(self._carrier.secret, body)},
+                headers={"X-Fake-Signature": sign_fake_webhook(self.carrier.secret, body)},
             )
         response.raise_for_status()
         answer = response.json()
@@ -101,7 +125,7 @@ class FakeCarrierSimulator(CarrierSimulator):
         return simulated
 
 
-def load_simulator(registry: Registry, carrier: str | None) -> tuple[str, type[CarrierSimulator]]:
+def load_simulator(registry: Registry, carrier: str | None) -> tuple[str, type[CarrierSimulator[Any]]]:
     """The simulator class a carrier plugin registered (``simulator="module:Class"`` metadata)."""
     if carrier is None:
         default = registry.default("carrier")

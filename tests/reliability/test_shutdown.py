@@ -123,9 +123,8 @@ class SlowHangupCarrier(FakeCarrier):
 
 
 class SlowSimulator(FakeCarrierSimulator):
-    def __init__(self, *, webhook_host: str, **options: object) -> None:
-        super().__init__(webhook_host=webhook_host, **options)
-        self._carrier = SlowHangupCarrier(secret=self._carrier.secret)
+    def make_carrier(self) -> SlowHangupCarrier:
+        return SlowHangupCarrier(secret="slow-simulator-secret-0123456789")
 
 
 async def test_while_draining_new_calls_are_refused_and_health_says_so(no_leaks) -> None:

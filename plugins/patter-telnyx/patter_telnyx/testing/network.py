@@ -20,34 +20,27 @@ from patter_telnyx.testing.simulator import TelnyxSimulator
 __all__ = ["TelnyxNetwork"]
 
 
-class TelnyxNetwork(CarrierSimulator):
+class TelnyxNetwork(CarrierSimulator[Telnyx]):
     """``options`` are passed to :class:`~patter_telnyx.Telnyx` (e.g. ``codec="PCMU"``)."""
 
     def __init__(self, *, webhook_host: str, **options: Any) -> None:
         super().__init__(webhook_host=webhook_host, **options)
         self.sim = TelnyxSimulator(public_host=webhook_host)
-        self._carrier: Telnyx | None = None
 
-    async def start(self) -> None:
+    async def start_network(self) -> None:
         await self.sim.__aenter__()
-        self._carrier = Telnyx(
+
+    async def stop_network(self) -> None:
+        await self.sim.aclose()
+
+    def make_carrier(self) -> Telnyx:
+        return Telnyx(
             api_key=self.sim.api_key,
             connection_id=self.sim.connection_id,
             public_key=self.sim.public_key,
             base_url=self.sim.base_url,
             **self.options,
         )
-
-    async def stop(self) -> None:
-        if self._carrier is not None:
-            await self._carrier.aclose()
-        await self.sim.aclose()
-
-    @property
-    def carrier(self) -> Telnyx:
-        if self._carrier is None:
-            raise RuntimeError("start the simulator first (async with TelnyxNetwork(...) as sim)")
-        return self._carrier
 
     async def call(
         self,

@@ -18,33 +18,26 @@ from patter_twilio.testing.fake_api import FakeTwilioAPI
 __all__ = ["TwilioSimulator"]
 
 
-class TwilioSimulator(CarrierSimulator):
+class TwilioSimulator(CarrierSimulator[Twilio]):
     """``options`` are passed to :class:`~patter_twilio.Twilio` (e.g. ``async_amd=False``)."""
 
     def __init__(self, *, webhook_host: str, **options: Any) -> None:
         super().__init__(webhook_host=webhook_host, **options)
         self.api = FakeTwilioAPI(webhook_url=webhook_host)
-        self._carrier: Twilio | None = None
 
-    async def start(self) -> None:
+    async def start_network(self) -> None:
         await self.api.start()
-        self._carrier = Twilio(
+
+    async def stop_network(self) -> None:
+        await self.api.stop()
+
+    def make_carrier(self) -> Twilio:
+        return Twilio(
             account_sid=self.api.account_sid,
             auth_token=self.api.auth_token,
             base_url=self.api.base_url,
             **self.options,
         )
-
-    async def stop(self) -> None:
-        await self.api.stop()
-        if self._carrier is not None:
-            await self._carrier.aclose()
-
-    @property
-    def carrier(self) -> Twilio:
-        if self._carrier is None:
-            raise RuntimeError("start the simulator first (async with TwilioSimulator(...) as sim)")
-        return self._carrier
 
     async def call(
         self,
