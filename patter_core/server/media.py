@@ -41,7 +41,10 @@ its ``start`` a few kilobytes): a peer cannot make the server decode megabytes o
 
 def json_frame(message: str | bytes) -> dict[str, Any]:
     """A media frame's JSON object, or :class:`MalformedFrame` saying why it is not one: the one
-    decoding step of every JSON carrier dialect (bad UTF-8, bad JSON, absurd nesting, not an object)."""
+    decoding step of every JSON carrier dialect (oversized, bad UTF-8, bad JSON, absurd nesting, not
+    an object)."""
+    if len(message) > MAX_FRAME_BYTES:
+        raise MalformedFrame(f"frame of {len(message)} bytes exceeds the {MAX_FRAME_BYTES}-byte limit")
     try:
         data = json.loads(message)
     except (ValueError, UnicodeDecodeError) as exc:

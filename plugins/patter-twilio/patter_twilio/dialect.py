@@ -33,7 +33,6 @@ from patter_core.server.media import json_frame
 __all__ = ["DTMF_DIGITS", "TwilioDialect", "media_format"]
 
 DTMF_DIGITS = frozenset("0123456789*#ABCDabcd")
-_MAX_FRAME = 64 * 1024
 
 
 def media_format(value: Any) -> AudioFormat:
@@ -82,8 +81,6 @@ class TwilioDialect(MediaDialect):
     # -- from Twilio ---------------------------------------------------------------------------
 
     def parse(self, message: str | bytes) -> MediaEvent | StreamStart | None:
-        if len(message) > _MAX_FRAME:
-            raise MalformedFrame(f"frame of {len(message)} bytes is larger than any Twilio frame")
         data = json_frame(message)
         event = data.get("event")
         if event == "connected":
