@@ -29,7 +29,7 @@ from patter_core.testing.carrier import FakeCallerDialect, FakeCarrier, FakeDial
 from patter_core.testing.channel import FakeChannel
 from patter_core.testing.engine import FakeEngine, FakeEngineSession
 from patter_core.testing.providers import FakeLLM, FakeSTT, FakeSTTStream, FakeTTS, FakeVAD, ToolCall
-from patter_core.testing.simulate import SimulationResult, caller_voice, simulate_call, warm_up
+from patter_core.testing.simulate import SimulationResult, caller_voice, simulate_call, speak_text, warm_up
 from patter_core.testing.simulation import CarrierSimulator, FakeCarrierSimulator, load_simulator
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "sign_fake_webhook",
     "silence",
     "simulate_call",
+    "speak_text",
     "start_call",
     "voice",
     "voice_pcm",

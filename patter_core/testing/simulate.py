@@ -39,7 +39,7 @@ from patter_core.session.record import CallRecord
 from patter_core.testing.caller import SimulatedCaller
 from patter_core.testing.simulation import load_simulator
 
-__all__ = ["SimulationResult", "caller_voice", "simulate_call"]
+__all__ = ["SimulationResult", "caller_voice", "simulate_call", "speak_text"]
 
 Line = str | bytes | Path
 EventPrinter = Callable[[str, dict[str, Any]], None]
@@ -88,10 +88,16 @@ async def _line_audio(line: Line, tts: TTS | None, wire: AudioFormat) -> bytes:
         return from_pcm16(resample_offline(pcm, rate, wire.sample_rate), wire)
     if tts is None:
         raise ValueError("text lines need a caller voice (caller_tts=)")
+    return await speak_text(tts, line, wire)
+
+
+async def speak_text(tts: TTS, text: str, wire: AudioFormat) -> bytes:
+    """``text`` spoken by ``tts`` (e.g. :func:`caller_voice`), converted to the call's ``wire`` format:
+    what a simulated caller says."""
     session = await tts.open_session(tts.capabilities.output_formats[0])
     try:
         converter = Converter(session.format, wire)
-        audio = b"".join([converter.convert(chunk) async for chunk in session.synthesize(line)])
+        audio = b"".join([converter.convert(chunk) async for chunk in session.synthesize(text)])
         return audio + converter.flush()
     finally:
         await session.aclose()

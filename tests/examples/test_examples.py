@@ -18,7 +18,7 @@ from types import ModuleType
 import httpx
 import pytest
 
-from patter_core.audio import MULAW_8K, Converter
+from patter_core.audio import MULAW_8K
 from patter_core.guardrails import check_all
 from patter_core.hookspecs import hookimpl
 from patter_core.interfaces.carrier import CallOutcome
@@ -34,6 +34,7 @@ from patter_core.testing import (
     caller_voice,
     sign_fake_webhook,
     simulate_call,
+    speak_text,
     warm_up,
 )
 
@@ -261,14 +262,7 @@ async def test_webhook_tool_books_through_the_signed_service(
 
 
 async def _speech(registry: Registry, text: str) -> bytes:
-    tts = caller_voice(registry)
-    session = await tts.open_session(tts.capabilities.output_formats[0])
-    try:
-        converter = Converter(session.format, MULAW_8K)
-        audio = b"".join([converter.convert(chunk) async for chunk in session.synthesize(text)])
-        return audio + converter.flush()
-    finally:
-        await session.aclose()
+    return await speak_text(caller_voice(registry), text, MULAW_8K)
 
 
 async def test_cloud_pipeline_on_the_vendor_fakes(
