@@ -27,7 +27,14 @@ from urllib.parse import quote, urlsplit
 import attrs
 from quart import Quart, Response
 
-from patter_twilio.testing.records import RecordedRequest, begin, finish, json_response, twilio_error
+from patter_twilio.testing.records import (
+    RecordedRequest,
+    begin,
+    finish,
+    json_response,
+    not_found,
+    twilio_error,
+)
 from patter_twilio.testing.simulator import new_sid
 
 if TYPE_CHECKING:
@@ -163,9 +170,6 @@ def add_number_routes(app: Quart, api: FakeTwilioAPI) -> None:
     """Mount the Account and IncomingPhoneNumbers routes on the fake's Quart app."""
     root = "/2010-04-01/Accounts/<account>"
 
-    def missing(path: str) -> Response:
-        return twilio_error(404, 20404, f"The requested resource {path} was not found")
-
     @app.get(f"{root}.json")
     async def account(account: str) -> Response:
         record, failed = await begin(api, "account", account)
@@ -182,7 +186,7 @@ def add_number_routes(app: Quart, api: FakeTwilioAPI) -> None:
         number = api.numbers.get(sid)
         if failed is None and number is not None:
             return finish(record, json_response(number.resource(api.account_sid)))
-        return finish(record, failed or missing(record.path))
+        return finish(record, failed or not_found(record.path))
 
     @app.post(f"{root}/IncomingPhoneNumbers/<sid>.json")
     async def update_number(account: str, sid: str) -> Response:
@@ -191,7 +195,7 @@ def add_number_routes(app: Quart, api: FakeTwilioAPI) -> None:
             return finish(record, failed)
         number = api.numbers.get(sid)
         if number is None:
-            return finish(record, missing(record.path))
+            return finish(record, not_found(record.path))
         invalid = _invalid(record.form)
         if invalid is not None:
             return finish(record, invalid)

@@ -25,6 +25,7 @@ __all__ = [
     "begin",
     "finish",
     "json_response",
+    "not_found",
     "request_kind",
     "twilio_error",
 ]
@@ -122,6 +123,11 @@ def twilio_error(status: int, code: int, message: str) -> Response:
         "status": status,
     }
     return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def not_found(path: str) -> Response:
+    """Twilio's 404 for a resource it does not have (error 20404)."""
+    return twilio_error(404, 20404, f"The requested resource {path} was not found")
 
 
 def json_response(data: dict[str, Any], status: int = 200) -> Response:

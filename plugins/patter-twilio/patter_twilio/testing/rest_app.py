@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from quart import Quart, Response, request
+from quart import Quart, Response
 
 from patter_twilio.testing.numbers import add_number_routes
 from patter_twilio.testing.records import (
@@ -14,6 +14,7 @@ from patter_twilio.testing.records import (
     begin,
     finish,
     json_response,
+    not_found,
     twilio_error,
 )
 from patter_twilio.testing.simulator import new_sid
@@ -58,9 +59,7 @@ def build_app(api: FakeTwilioAPI) -> Quart:
             return finish(record, failed)
         call = api.calls.get(sid)
         if call is None:
-            return finish(
-                record, twilio_error(404, 20404, f"The requested resource {request.path} was not found")
-            )
+            return finish(record, not_found(record.path))
         return finish(record, json_response(call.resource(api.account_sid)))
 
     @app.post(f"{root}/Calls/<sid>.json")
@@ -70,9 +69,7 @@ def build_app(api: FakeTwilioAPI) -> Quart:
             return finish(record, failed)
         call = api.calls.get(sid)
         if call is None:
-            return finish(
-                record, twilio_error(404, 20404, f"The requested resource {request.path} was not found")
-            )
+            return finish(record, not_found(record.path))
         if call.status in TERMINAL:
             status, code = api.ended_call_error
             return finish(record, twilio_error(status, code, "Call is not in-progress. Cannot redirect."))
@@ -94,9 +91,7 @@ def build_app(api: FakeTwilioAPI) -> Quart:
             return finish(record, failed)
         call = api.calls.get(sid)
         if call is None or call.status in TERMINAL:
-            return finish(
-                record, twilio_error(404, 20404, f"The requested resource {request.path} was not found")
-            )
+            return finish(record, not_found(record.path))
         rec_sid = new_sid("RE")
         call.recordings.append(rec_sid)
         channels = 2 if record.field("RecordingChannels") == "dual" else 1
